@@ -1,0 +1,35 @@
+//! pg_jobmon: the pg_jobmon 1.5.0 SQL API in Rust. Log writes go through one persistent
+//! background connection per session (background.rs), so they commit on their own and
+//! survive the caller's rollback; everything else is SQL in ../sql.
+
+mod background;
+mod error;
+mod gucs;
+mod logging;
+
+use pgrx::prelude::*;
+
+::pgrx::pg_module_magic!(name, version);
+
+// Tables, sequences and seed rows first; the SQL functions and the monitoring part last,
+// once the Rust functions they call exist.
+extension_sql_file!("../../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!(
+    "../../sql/functions.sql",
+    name = "functions",
+    requires = [
+        logging::add_job,
+        logging::add_step,
+        logging::update_step,
+        logging::close_job,
+        logging::fail_job,
+        logging::_set_job_status
+    ]
+);
+extension_sql_file!("../../sql/monitoring.sql", name = "monitoring", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"jobmon".as_ptr()) };
+}

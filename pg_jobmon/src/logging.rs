@@ -1,0 +1,99 @@
+//! The non-transactional logging functions of the 1.5.0 API that write job_log and
+//! job_detail. Each is one statement on the background connection; the rest of the API
+//! (config-table variants, sql_step, sql_job, cancel_job, ...) is SQL in sql/functions.sql
+//! built on these.
+
+use crate::background::{self, Query};
+use crate::error::{JobmonError, Result};
+use pgrx::prelude::*;
+use tokio_postgres::Row;
+
+fn required<T>(value: Option<T>, function: &'static str, argument: &'static str) -> T {
+    match value {
+        Some(v) => v,
+        None => JobmonError::NullArgument { function, argument }.report(),
+    }
+}
+
+fn or_report<T>(result: Result<T>) -> T {
+    result.unwrap_or_else(|e| e.report())
+}
+
+/// The single value of the single row a RETURNING statement gave, if any.
+fn returned(rows: &[Row]) -> Option<i64> {
+    rows.first().map(|row| row.get::<_, i64>(0))
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn add_job(p_job_name: Option<&str>) -> i64 {
+    let name = required(p_job_name, "add_job", "p_job_name");
+    let pid = unsafe { pg_sys::MyProcPid };
+    let rows = or_report(background::run(Query::AddJob, &[&name, &pid]));
+    or_report(
+        returned(&rows).ok_or_else(|| JobmonError::Connection("add_job returned no job_id".into())),
+    )
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn add_step(p_job_id: Option<i64>, p_action: Option<&str>) -> i64 {
+    let job_id = required(p_job_id, "add_step", "p_job_id");
+    let action = required(p_action, "add_step", "p_action");
+    let rows = or_report(background::run(Query::AddStep, &[&job_id, &action]));
+    or_report(returned(&rows).ok_or(JobmonError::NoSuchJob(job_id)))
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn update_step(p_step_id: Option<i64>, p_status: Option<&str>, p_message: Option<&str>) {
+    let step_id = required(p_step_id, "update_step", "p_step_id");
+    let rows = or_report(background::run(
+        Query::UpdateStep,
+        &[&step_id, &p_status, &p_message],
+    ));
+    if rows.is_empty() {
+        JobmonError::NoSuchStep(step_id).report();
+    }
+}
+
+/// Ends a job with the text of `code` from job_status_text.
+fn end_job(job_id: i64, code: i32) {
+    let rows = or_report(background::run(Query::EndJobCode, &[&job_id, &code]));
+    if !rows.is_empty() {
+        return;
+    }
+    // Error path only: one more round trip to say what was missing.
+    let rows = or_report(background::run(Query::EndJobDiagnose, &[&job_id, &code]));
+    let job_exists = rows.first().is_some_and(|r| r.get::<_, bool>(0));
+    if !job_exists {
+        JobmonError::NoSuchJob(job_id).report();
+    }
+    JobmonError::UnknownAlertCode(code).report();
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn close_job(p_job_id: Option<i64>) {
+    end_job(required(p_job_id, "close_job", "p_job_id"), 1);
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn fail_job(p_job_id: Option<i64>, p_fail_level: default!(Option<i32>, 3)) {
+    let job_id = required(p_job_id, "fail_job", "p_job_id");
+    let level = required(p_fail_level, "fail_job", "p_fail_level");
+    end_job(job_id, level);
+}
+
+/// Ends a job with a status text the caller already resolved (the p_config_table variants
+/// of close_job / fail_job / cancel_job).
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _set_job_status(p_job_id: Option<i64>, p_status: Option<&str>) {
+    let job_id = required(p_job_id, "_set_job_status", "p_job_id");
+    let rows = or_report(background::run(Query::EndJobText, &[&job_id, &p_status]));
+    if rows.is_empty() {
+        JobmonError::NoSuchJob(job_id).report();
+    }
+}
