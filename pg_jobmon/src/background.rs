@@ -618,10 +618,10 @@ fn target_config(caller: &Caller) -> Result<Config> {
         .user(&target.user)
         .dbname(&target.dbname)
         .port(target.port)
-        .application_name(&format!("pg_jobmon background for pid {}", unsafe {
+        .application_name(format!("pg_jobmon background for pid {}", unsafe {
             pg_sys::MyProcPid
         }))
-        .options(&format!(
+        .options(format!(
             "-c lock_timeout={}ms -c search_path=pg_catalog",
             caller.lock_timeout_ms
         ))
