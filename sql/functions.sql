@@ -5,16 +5,17 @@
 /*
  * Status text for p_alert_code from a user's table of (alert_code, alert_text); the pre-0.3
  * column names (error_code, error_text), as in the job_alert_nagios view, are accepted too.
- * The name is resolved as a regclass with this function's search_path, so it must be
- * schema-qualified unless it is a temporary table; it only reaches SQL text as the regclass's
- * own quoted output.
+ * The name is resolved as a regclass with the caller's search_path (p_search_path), as 1.5.0
+ * users wrote it; it only reaches SQL text as the regclass's own quoted output.
  */
-CREATE FUNCTION @extschema@._config_alert_text(p_config_table text, p_alert_code integer)
+CREATE FUNCTION @extschema@._config_alert_text(p_config_table text, p_alert_code integer,
+                                               p_search_path text)
     RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
+    v_pinned    text := current_setting('search_path');
     v_table     regclass;
     v_code_col  name;
     v_text_col  name;
@@ -25,13 +26,16 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
 
+    -- On an error the block's subtransaction also undoes the search_path switch.
     BEGIN
+        PERFORM set_config('search_path', p_search_path, true);
         v_table := p_config_table::regclass;
+        PERFORM set_config('search_path', v_pinned, true);
     EXCEPTION WHEN OTHERS THEN
         RAISE EXCEPTION 'config table % is not an existing table name', quote_literal(p_config_table)
             USING ERRCODE = 'undefined_table',
                   DETAIL = SQLERRM,
-                  HINT = 'Pass the schema-qualified name of a table with columns (alert_code, alert_text), e.g. ''@extschema@.job_status_text''.';
+                  HINT = 'Pass the name (schema-qualified, or found on your search_path) of a table with columns (alert_code, alert_text), e.g. ''@extschema@.job_status_text''.';
     END;
 
     IF NOT EXISTS (SELECT 1 FROM pg_class c
@@ -67,24 +71,22 @@ BEGIN
 END
 $$;
 
+/*
+ * The p_config_table variants are SQL wrappers without a pinned search_path so that the table
+ * name is found as the caller would find it; everything they call is pinned.
+ */
 CREATE FUNCTION @extschema@.close_job(p_job_id bigint, p_config_table text) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql
     AS $$
-BEGIN
-    PERFORM @extschema@._set_job_status(p_job_id,
-                                        @extschema@._config_alert_text(p_config_table, 1));
-END
+    SELECT @extschema@._set_job_status(p_job_id,
+               @extschema@._config_alert_text(p_config_table, 1, pg_catalog.current_setting('search_path')));
 $$;
 
 CREATE FUNCTION @extschema@.fail_job(p_job_id bigint, p_config_table text) RETURNS void
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
+    LANGUAGE sql
     AS $$
-BEGIN
-    PERFORM @extschema@._set_job_status(p_job_id,
-                                        @extschema@._config_alert_text(p_config_table, 3));
-END
+    SELECT @extschema@._set_job_status(p_job_id,
+               @extschema@._config_alert_text(p_config_table, 3, pg_catalog.current_setting('search_path')));
 $$;
 
 
@@ -157,19 +159,25 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION @extschema@.cancel_job(p_job_id bigint, p_config_table text) RETURNS boolean
+CREATE FUNCTION @extschema@._cancel_job_with_status(p_job_id bigint, p_status text)
+    RETURNS boolean
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
     AS $$
-DECLARE
-    v_status    text;
 BEGIN
-    -- Resolved first, so that a bad table name cancels nothing.
-    v_status := @extschema@._config_alert_text(p_config_table, 3);
-    PERFORM @extschema@._cancel_job_step(p_job_id, v_status);
-    PERFORM @extschema@._set_job_status(p_job_id, v_status);
+    PERFORM @extschema@._cancel_job_step(p_job_id, p_status);
+    PERFORM @extschema@._set_job_status(p_job_id, p_status);
     RETURN true;
 END
+$$;
+
+-- The status text is resolved (as an argument) before anything is cancelled, so a bad table
+-- name cancels nothing.
+CREATE FUNCTION @extschema@.cancel_job(p_job_id bigint, p_config_table text) RETURNS boolean
+    LANGUAGE sql
+    AS $$
+    SELECT @extschema@._cancel_job_with_status(p_job_id,
+               @extschema@._config_alert_text(p_config_table, 3, pg_catalog.current_setting('search_path')));
 $$;
 
 
@@ -247,13 +255,12 @@ BEGIN
     -- below if the statement fails; no explicit unlock path can be missed.
     IF NOT pg_try_advisory_xact_lock(hashtext('sql_log'), hashtext(p_job_name)) THEN
         -- 1.5.0 meant to log this and return, but referenced an undeclared variable and ended up
-        -- in its error path. Another run of the same job is in progress: record that as a
-        -- WARNING (level 2), so repeated overlaps surface in check_job_status() without paging.
+        -- in its error path. Do what it meant: the overlap is not a failure of this job.
         v_step_id := @extschema@.add_step(v_job_id,
                          'Obtaining advisory lock for job: ' || upper(p_job_name));
-        PERFORM @extschema@.update_step(v_step_id, 'WARNING',
+        PERFORM @extschema@.update_step(v_step_id, 'OK',
                                         'Found concurrent job. Exiting gracefully');
-        PERFORM @extschema@.fail_job(v_job_id, 2);
+        PERFORM @extschema@.close_job(v_job_id);
         RETURN 'Concurrent job found. Obtaining advisory lock FAILED for job: ' || upper(p_job_name);
     END IF;
 

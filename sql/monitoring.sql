@@ -2,10 +2,15 @@
 -- check_job_status() for Nagios/Checkmk, and the show_* helpers. Runs last at CREATE EXTENSION.
 -- Read-only parts use no temp tables, so they also work on a hot standby.
 
+-- The alert bookkeeping of both triggers runs with the extension owner's rights
+-- (SECURITY DEFINER): callers need rights on job_log and job_detail only, as with 1.5.0,
+-- whose triggers ran as its dblink user.
+
 -- Fires only when the status actually changes, so re-closing or re-failing a job does not
 -- count its single run twice.
 CREATE FUNCTION @extschema@.job_monitor() RETURNS trigger
     LANGUAGE plpgsql
+    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
@@ -40,6 +45,7 @@ CREATE TRIGGER trg_job_monitor
 -- already the autonomous one), so the escalation is recorded with plain SQL.
 CREATE FUNCTION @extschema@.job_check_log_escalate_trig() RETURNS trigger
     LANGUAGE plpgsql
+    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE

@@ -1,0 +1,689 @@
+//! Harness of the pg_jobmon integration tests: one real PostgreSQL 15 cluster per test
+//! binary (started lazily, removed by a watchdog when the test process ends however it
+//! ends), a fresh database with the extension per test, and helpers to read the server log.
+
+use postgres::error::SqlState;
+use postgres::{Client, NoTls};
+use std::fmt::Debug;
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The database every test database is copied from: created once per cluster with
+/// `CREATE SCHEMA jobmon; CREATE EXTENSION pg_jobmon SCHEMA jobmon;`.
+const TEMPLATE_DB: &str = "jobmon_template";
+
+/// Application name of the tests' own connections, so they are never mistaken for the
+/// extension's background sessions.
+const CLIENT_APP: &str = "jobmon-tests";
+
+/// Lines of the server log that mean a backend crashed or the postmaster restarted.
+const CRASH_MARKERS: &[&str] = &[
+    "terminated by signal",
+    "all server processes terminated; reinitializing",
+    "PANIC",
+];
+
+static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A running PostgreSQL cluster owned by this test process.
+pub struct Cluster {
+    /// Temporary directory holding the data directory, the Unix socket and the log.
+    pub dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub log_path: PathBuf,
+    pub bindir: PathBuf,
+    pub port: u16,
+    /// The bootstrap superuser (`postgres` when the tests run as root, else the OS user).
+    pub superuser: String,
+    /// Server tools must run as the `postgres` OS user (initdb refuses root).
+    run_as_postgres: bool,
+}
+
+/// The cluster of this test binary, started on first use.
+pub fn cluster() -> &'static Cluster {
+    match CLUSTER.get_or_init(Cluster::start) {
+        Ok(c) => c,
+        Err(msg) => panic!("test cluster unavailable: {msg}"),
+    }
+}
+
+struct PgPaths {
+    bindir: PathBuf,
+    sharedir: PathBuf,
+    pkglibdir: PathBuf,
+}
+
+fn pg_config_value(pg_config: &str, flag: &str) -> Option<String> {
+    let out = Command::new(pg_config).arg(flag).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The PostgreSQL 15 installation: `pg_config` from PATH (or `$PG_CONFIG`) if it is a
+/// version 15, else the Debian location.
+fn pg_paths() -> PgPaths {
+    let mut candidates = Vec::new();
+    if let Ok(p) = std::env::var("PG_CONFIG") {
+        candidates.push(p);
+    }
+    candidates.push("pg_config".to_string());
+    candidates.push("/usr/lib/postgresql/15/bin/pg_config".to_string());
+    for pg_config in &candidates {
+        let Some(version) = pg_config_value(pg_config, "--version") else {
+            continue;
+        };
+        if !version.starts_with("PostgreSQL 15") {
+            continue;
+        }
+        if let (Some(bindir), Some(sharedir), Some(pkglibdir)) = (
+            pg_config_value(pg_config, "--bindir"),
+            pg_config_value(pg_config, "--sharedir"),
+            pg_config_value(pg_config, "--pkglibdir"),
+        ) {
+            return PgPaths {
+                bindir: bindir.into(),
+                sharedir: sharedir.into(),
+                pkglibdir: pkglibdir.into(),
+            };
+        }
+    }
+    PgPaths {
+        bindir: "/usr/lib/postgresql/15/bin".into(),
+        sharedir: "/usr/share/postgresql/15".into(),
+        pkglibdir: "/usr/lib/postgresql/15/lib".into(),
+    }
+}
+
+fn current_os_user() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or NULL; it is read at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() {
+            return std::env::var("USER").unwrap_or_else(|_| "postgres".into());
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "exit {}; stdout: {}; stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )
+}
+
+impl Cluster {
+    fn start() -> Result<Cluster, String> {
+        let paths = pg_paths();
+        let control = paths.sharedir.join("extension/pg_jobmon.control");
+        let library = paths.pkglibdir.join("pg_jobmon.so");
+        for needed in [&control, &library] {
+            if !needed.exists() {
+                return Err(format!(
+                    "pg_jobmon is not installed into PostgreSQL 15 ({} is missing). Run the \
+                     README's test command, `bash tests/run.sh` (also what .ci/run runs): it \
+                     builds and installs the extension before it runs `cargo test`.",
+                    needed.display()
+                ));
+            }
+        }
+
+        let run_as_postgres = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("jobmon-tests-")
+            .tempdir_in("/tmp")
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+            .keep();
+        let superuser = if run_as_postgres {
+            "postgres".to_string()
+        } else {
+            current_os_user()
+        };
+        let mut cluster = Cluster {
+            data_dir: dir.join("data"),
+            log_path: dir.join("server.log"),
+            dir,
+            bindir: paths.bindir,
+            port: 0,
+            superuser,
+            run_as_postgres,
+        };
+        if run_as_postgres {
+            let out = Command::new("chown")
+                .args(["-R", "postgres:"])
+                .arg(&cluster.dir)
+                .output()
+                .map_err(|e| format!("chown: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "chown of {}: {}",
+                    cluster.dir.display(),
+                    describe(&out)
+                ));
+            }
+        }
+        // The watchdog goes first so that even a failed start leaves nothing behind.
+        cluster.spawn_watchdog()?;
+        cluster.initdb()?;
+
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            cluster.port = free_port()?;
+            match cluster.pg_ctl_start() {
+                Ok(()) => {
+                    cluster.create_template()?;
+                    return Ok(cluster);
+                }
+                Err(e) => last_error = e,
+            }
+        }
+        Err(format!("could not start PostgreSQL: {last_error}"))
+    }
+
+    /// A server program of this installation, run as the `postgres` OS user when the
+    /// tests run as root, with the cluster directory as working directory.
+    pub fn tool(&self, program: &str) -> Command {
+        let path = self.bindir.join(program);
+        let mut cmd = if self.run_as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        };
+        cmd.current_dir(&self.dir);
+        // The server inherits this environment: a RUST_BACKTRACE from the developer's shell
+        // would add Rust backtraces to the DETAIL of errors raised inside the extension.
+        cmd.env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE");
+        cmd
+    }
+
+    /// Runs a tool and returns its output, or an error describing how it failed.
+    pub fn run_tool(&self, program: &str, args: &[&str]) -> Result<Output, String> {
+        let out = self
+            .tool(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e}"))?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(format!("{program} {args:?} failed: {}", describe(&out)))
+        }
+    }
+
+    fn spawn_watchdog(&self) -> Result<(), String> {
+        let pg_ctl = self.bindir.join("pg_ctl");
+        let stop = if self.run_as_postgres {
+            format!(
+                "runuser -u postgres -- '{}' -D '{}' stop -m immediate",
+                pg_ctl.display(),
+                self.data_dir.display()
+            )
+        } else {
+            format!(
+                "'{}' -D '{}' stop -m immediate",
+                pg_ctl.display(),
+                self.data_dir.display()
+            )
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
+             if [ -f '{data}/postmaster.pid' ]; then {stop}; fi; rm -rf '{dir}'",
+            pid = std::process::id(),
+            data = self.data_dir.display(),
+            dir = self.dir.display(),
+        );
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(script)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid is async-signal-safe; it detaches the watchdog from the test
+        // process's session so that a Ctrl-C aimed at the tests does not kill it too.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        cmd.spawn()
+            .map_err(|e| format!("cannot start the cleanup watchdog: {e}"))?;
+        Ok(())
+    }
+
+    fn initdb(&self) -> Result<(), String> {
+        let data = self.data_dir.to_string_lossy().into_owned();
+        let mut args = vec![
+            "-D",
+            &data,
+            "--auth-local=peer",
+            "--auth-host=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ];
+        let user_arg = format!("--username={}", self.superuser);
+        args.push(&user_arg);
+        self.run_tool("initdb", &args)?;
+        let settings = format!(
+            "\n# jobmon integration tests\n\
+             listen_addresses = '127.0.0.1'\n\
+             unix_socket_directories = '{}'\n\
+             max_connections = 200\n\
+             logging_collector = off\n\
+             log_line_prefix = '%m [%p] %q%a@%d '\n\
+             lc_messages = 'C'\n\
+             fsync = off\n\
+             full_page_writes = off\n",
+            self.dir.display()
+        );
+        let conf = self.data_dir.join("postgresql.conf");
+        let mut text =
+            fs::read_to_string(&conf).map_err(|e| format!("read {}: {e}", conf.display()))?;
+        text.push_str(&settings);
+        fs::write(&conf, text).map_err(|e| format!("write {}: {e}", conf.display()))?;
+        Ok(())
+    }
+
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let data = self.data_dir.to_string_lossy().into_owned();
+        let log = self.log_path.to_string_lossy().into_owned();
+        let opts = format!("-p {}", self.port);
+        self.run_tool(
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &opts, "start",
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| format!("{e}; server log:\n{}", self.log_text()))
+    }
+
+    fn create_template(&self) -> Result<(), String> {
+        let mut admin = self
+            .try_connect("postgres", &self.superuser)
+            .map_err(|e| format!("connect: {e}"))?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {TEMPLATE_DB}"))
+            .map_err(|e| format!("CREATE DATABASE {TEMPLATE_DB}: {}", error_text(&e)))?;
+        let mut db = self
+            .try_connect(TEMPLATE_DB, &self.superuser)
+            .map_err(|e| format!("connect: {e}"))?;
+        db.batch_execute("CREATE SCHEMA jobmon; CREATE EXTENSION pg_jobmon SCHEMA jobmon;")
+            .map_err(|e| {
+                format!(
+                    "CREATE SCHEMA jobmon; CREATE EXTENSION pg_jobmon SCHEMA jobmon: {}",
+                    error_text(&e)
+                )
+            })?;
+        drop(db);
+        Ok(())
+    }
+
+    fn try_connect(&self, dbname: &str, user: &str) -> Result<Client, postgres::Error> {
+        postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user(user)
+            .dbname(dbname)
+            .application_name(CLIENT_APP)
+            .connect_timeout(Duration::from_secs(30))
+            .connect(NoTls)
+    }
+
+    /// A connection over TCP (trust) to `dbname` as `user`.
+    pub fn connect(&self, dbname: &str, user: &str) -> Client {
+        self.try_connect(dbname, user)
+            .unwrap_or_else(|e| panic!("connect to {dbname} as {user}: {}", error_text(&e)))
+    }
+
+    /// A superuser connection to the `postgres` maintenance database.
+    pub fn admin(&self) -> Client {
+        self.connect("postgres", &self.superuser)
+    }
+
+    /// The whole server log so far.
+    pub fn log_text(&self) -> String {
+        fs::read(&self.log_path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The current end of the server log, to read what a test caused.
+    pub fn log_mark(&self) -> LogMark {
+        LogMark {
+            offset: fs::metadata(&self.log_path).map(|m| m.len()).unwrap_or(0),
+        }
+    }
+
+    /// Panics if the server log shows a crashed backend or a crash-restart.
+    pub fn assert_log_has_no_crash(&self) {
+        assert_no_crash(&self.log_text());
+    }
+
+    /// Path of a file in the cluster directory (writable by the server tools).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+/// A position in the server log.
+#[derive(Clone, Copy, Debug)]
+pub struct LogMark {
+    offset: u64,
+}
+
+impl LogMark {
+    /// The server log written since this mark.
+    pub fn text_since(&self) -> String {
+        let bytes = fs::read(&cluster().log_path).unwrap_or_default();
+        let start = (self.offset as usize).min(bytes.len());
+        String::from_utf8_lossy(&bytes[start..]).into_owned()
+    }
+
+    /// Panics if the server log since this mark shows a crash.
+    pub fn assert_no_crash_since(&self) {
+        assert_no_crash(&self.text_since());
+    }
+}
+
+/// The lines of a server log excerpt that report a crash.
+pub fn crash_lines(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| {
+            CRASH_MARKERS.iter().any(|m| line.contains(m))
+                || (line.contains("server process") && line.contains("was terminated"))
+        })
+        .collect()
+}
+
+/// Panics, quoting the lines, if the log excerpt reports a crash.
+pub fn assert_no_crash(log: &str) {
+    let lines = crash_lines(log);
+    assert!(
+        lines.is_empty(),
+        "the server log reports a crash:\n{}",
+        lines.join("\n")
+    );
+}
+
+/// A database created for one test from the template holding the extension, dropped
+/// (forcibly, errors ignored) when the value goes out of scope, with the roles it made.
+pub struct TestDb {
+    pub name: String,
+    roles: Mutex<Vec<String>>,
+}
+
+fn sanitize(label: &str) -> String {
+    let mut s: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.truncate(40);
+    s
+}
+
+impl TestDb {
+    /// A new database with `pg_jobmon` installed in schema `jobmon`.
+    pub fn new(label: &str) -> TestDb {
+        Self::create(label, TEMPLATE_DB)
+    }
+
+    /// A new empty database (no extension), e.g. to restore a dump into.
+    pub fn empty(label: &str) -> TestDb {
+        Self::create(label, "template0")
+    }
+
+    fn create(label: &str, template: &str) -> TestDb {
+        let c = cluster();
+        let n = DB_COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t{n}_{}", sanitize(label));
+        let mut admin = c.admin();
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE {template}"))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {}", error_text(&e)));
+        TestDb {
+            name,
+            roles: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A superuser connection.
+    pub fn connect(&self) -> Client {
+        cluster().connect(&self.name, &cluster().superuser)
+    }
+
+    /// A connection as another role.
+    pub fn connect_as(&self, role: &str) -> Client {
+        cluster().connect(&self.name, role)
+    }
+
+    /// Creates a login role with a name unique to this database (dropped with it) and
+    /// returns that name. `attributes` is appended to `CREATE ROLE ... LOGIN`.
+    pub fn create_role(&self, label: &str, attributes: &str) -> String {
+        let role = format!("{}_{}", self.name, sanitize(label));
+        let role: String = role.chars().take(63).collect();
+        cluster()
+            .admin()
+            .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN {attributes}"))
+            .unwrap_or_else(|e| panic!("CREATE ROLE {role}: {}", error_text(&e)));
+        self.roles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(role.clone());
+        role
+    }
+
+    /// Grants what a role needs to log jobs: USAGE on schema jobmon, SELECT, INSERT and
+    /// UPDATE on its tables, USAGE on its sequences.
+    pub fn grant_logging_rights(&self, role: &str) {
+        self.connect()
+            .batch_execute(&format!(
+                "GRANT USAGE ON SCHEMA jobmon TO \"{role}\";
+                 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA jobmon TO \"{role}\";
+                 GRANT USAGE ON ALL SEQUENCES IN SCHEMA jobmon TO \"{role}\";"
+            ))
+            .unwrap_or_else(|e| panic!("grants to {role}: {}", error_text(&e)));
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(Ok(c)) = CLUSTER.get() else {
+            return;
+        };
+        if let Ok(mut admin) = c.try_connect("postgres", &c.superuser) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+            for role in self.roles.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS \"{role}\""));
+            }
+        }
+    }
+}
+
+/// An error as one line: SQLSTATE, message, detail and hint when the server sent them.
+pub fn error_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!(
+            "{} {}: {}{}{}",
+            db.severity(),
+            db.code().code(),
+            db.message(),
+            db.detail()
+                .map(|d| format!(" DETAIL: {d}"))
+                .unwrap_or_default(),
+            db.hint().map(|h| format!(" HINT: {h}")).unwrap_or_default()
+        ),
+        None => e.to_string(),
+    }
+}
+
+/// The parts of a server error the tests look at.
+#[derive(Debug, Clone)]
+pub struct ServerError {
+    pub code: String,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+/// The server error of a failed call; panics if the call succeeded or failed without a
+/// server error (e.g. a lost connection).
+pub fn server_error<T: Debug>(result: Result<T, postgres::Error>) -> ServerError {
+    match result {
+        Ok(v) => panic!("expected an ERROR, the call succeeded with {v:?}"),
+        Err(e) => match e.as_db_error() {
+            Some(db) => ServerError {
+                code: db.code().code().to_string(),
+                message: db.message().to_string(),
+                detail: db.detail().map(str::to_string),
+                hint: db.hint().map(str::to_string),
+            },
+            None => panic!("expected a server ERROR, got {e}"),
+        },
+    }
+}
+
+/// The server error of a failed call, which must carry `state`.
+pub fn expect_sqlstate<T: Debug>(
+    result: Result<T, postgres::Error>,
+    state: SqlState,
+) -> ServerError {
+    let err = server_error(result);
+    assert_eq!(
+        err.code,
+        state.code(),
+        "expected SQLSTATE {} but got {err:?}",
+        state.code()
+    );
+    err
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Regular expression (PostgreSQL syntax) matching the application_name of the
+/// background session serving the backend `caller_pid`.
+pub fn background_app_pattern(caller_pid: i32) -> String {
+    format!("^pg_jobmon.*\\m{caller_pid}\\M")
+}
+
+/// Pids of the background sessions (any database) serving the backend `caller_pid`.
+pub fn background_pids(observer: &mut Client, caller_pid: i32) -> Vec<i32> {
+    observer
+        .query(
+            "SELECT pid FROM pg_stat_activity
+              WHERE application_name ~ $1 AND pid <> $2 ORDER BY pid",
+            &[&background_app_pattern(caller_pid), &caller_pid],
+        )
+        .expect("query pg_stat_activity")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Pids of all pg_jobmon background sessions connected to `dbname`.
+pub fn background_pids_in_db(observer: &mut Client, dbname: &str) -> Vec<i32> {
+    observer
+        .query(
+            "SELECT pid FROM pg_stat_activity
+              WHERE application_name LIKE 'pg_jobmon%' AND datname = $1 ORDER BY pid",
+            &[&dbname],
+        )
+        .expect("query pg_stat_activity")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The backend pid of a connection.
+pub fn backend_pid(client: &mut Client) -> i32 {
+    client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("pg_backend_pid()")
+        .get(0)
+}
+
+/// Whether a backend with this pid is still listed in pg_stat_activity.
+pub fn backend_alive(observer: &mut Client, pid: i32) -> bool {
+    observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        )
+        .map(|r| r.get::<_, i64>(0) > 0)
+        .unwrap_or(false)
+}
+
+/// Runs a file of SQL with psql (ON_ERROR_STOP) against `dbname`; returns psql's output.
+pub fn psql_file(dbname: &str, file: &Path) -> Result<Output, String> {
+    let c = cluster();
+    let port = c.port.to_string();
+    let file = file.to_string_lossy().into_owned();
+    c.run_tool(
+        "psql",
+        &[
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            &c.superuser,
+            "-d",
+            dbname,
+            "-f",
+            &file,
+        ],
+    )
+}
