@@ -1,0 +1,252 @@
+//! The command line: `jobmon-tracker queue ...` and `jobmon-tracker config ...`. The
+//! argument definitions double as the `--help` text, so their doc comments are the manual.
+//!
+//! Exit codes: 0 success, 1 runtime error (file missing, not SQLite, invalid
+//! configuration, ...), 2 usage error (unknown option, missing or malformed argument,
+//! including a `-j` value that is not a JSON object).
+
+mod config_cmd;
+mod queue_cmd;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Watches batch jobs that run outside the database: reads the status messages jobs write
+/// into SQLite queue files (locally or over SSH), stores them in pg_jobmon and reports
+/// whether each job ran, ran on time and succeeded.
+#[derive(Debug, Parser)]
+#[command(name = "jobmon-tracker", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write to or read from a job status queue file (SQLite).
+    ///
+    /// Compatible with the 2016 job_tracker's message-queue.py: same file format and the
+    /// same add/list/length/remove options, so producers and scripts keep working. `read`
+    /// and `ack` are what the tracker runs on a source host to fetch and acknowledge.
+    Queue(QueueArgs),
+    /// Check a configuration file, or convert a 2016 job_tracker JSON file to TOML.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  jobmon-tracker queue -f /var/spool/jobmon/queue.sqlite add --instance P --job LOAD_DWH --event STARTED
+  jobmon-tracker queue -f queue.sqlite add -j '{\"instance\": \"P\", \"job\": \"LOAD_DWH\", \"event\": \"SUCCESS\", \"message\": \"42 rows\"}'
+  jobmon-tracker queue -f queue.sqlite list -i 100 -t LOCALTIME
+  jobmon-tracker queue -f queue.sqlite read --after 41 --limit 500
+  jobmon-tracker queue -f queue.sqlite ack --through 97")]
+pub struct QueueArgs {
+    /// Queue file. As in the 2016 tool the default is msg-queue.sqlite in the current
+    /// directory. `add` creates the file (and table) when missing; the other commands
+    /// fail on a missing file instead of creating an empty one.
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "QUEUEFILE",
+        default_value = "msg-queue.sqlite"
+    )]
+    pub file: PathBuf,
+    /// Report what is done on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: QueueCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Append one message; prints its id.
+    ///
+    /// Give the fields as options, or as one JSON object with -j (as the 2016 tool did).
+    /// SQLite stamps the message with the current time (UTC Julian day number).
+    Add(AddArgs),
+    /// Print the first messages as a JSON array, in the 2016 format.
+    ///
+    /// Oldest ids first: [{"_id": 1, "timestamp": "...", "instance": "P", "job": "...",
+    /// "event": "...", "message": "..."}]. Bytes that are not UTF-8 are shown as U+FFFD;
+    /// use `read` for exact values.
+    List(ListArgs),
+    /// Print the number of messages in the queue.
+    Length,
+    /// Remove the oldest messages and print them as a JSON array like `list`.
+    ///
+    /// Oldest by timestamp. Prints nothing when the queue is empty. Rows are deleted only
+    /// once they were printed, so a closed pipe loses nothing.
+    Remove(ListArgs),
+    /// Print messages with an id above --after as JSON lines, exactly as stored.
+    ///
+    /// One object per line: {"id":7,"timestamp":2457571.5,"instance":"P","job":"LOAD",
+    /// "event":"STARTED","message":"..."}; the timestamp is the stored Julian day number.
+    /// NULL is null; text that is not UTF-8 and blobs appear as lossy text plus a "raw"
+    /// member with their bytes in base64, e.g. "raw":{"message":{"type":"text","base64":"..."}}.
+    /// Nothing is deleted; see `ack`.
+    Read(ReadArgs),
+    /// Delete all messages with an id up to and including --through; prints how many.
+    Ack(AckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The message as a JSON object with string fields "instance", "job", "event" and an
+    /// optional "message" (default ""); `-` reads the object from standard input.
+    #[arg(short, long, value_name = "JSON|-", conflicts_with_all = ["instance", "job", "event", "message"])]
+    pub json: Option<String>,
+    /// The environment the job runs in, e.g. I, Q or P.
+    #[arg(long, value_name = "INSTANCE")]
+    pub instance: Option<String>,
+    /// The job's name.
+    #[arg(long, value_name = "JOB")]
+    pub job: Option<String>,
+    /// The event keyword, e.g. STARTED, ERROR or SUCCESS (see the tracker configuration).
+    #[arg(long, value_name = "EVENT_TYPE")]
+    pub event: Option<String>,
+    /// Free text stored with the event (default "").
+    #[arg(long, value_name = "MESSAGE")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Handle at most N messages (10 by default, as in the 2016 tool).
+    #[arg(short = 'i', long = "max-items", value_name = "N", default_value_t = crate::queue::LEGACY_DEFAULT_MAX_ITEMS)]
+    pub max_items: u64,
+    /// Handle all messages (overrides -i).
+    #[arg(long)]
+    pub all: bool,
+    /// How to print timestamps: UTC = "2016-07-01T14:57:46.598Z", EPOCHE = Unix seconds
+    /// as a string ("1467385066"), LOCALTIME = "2016-07-01 16:57:46" in the TZ of this process.
+    #[arg(
+        short = 't',
+        long = "timeformat",
+        value_enum,
+        ignore_case = true,
+        default_value = "UTC"
+    )]
+    pub timeformat: TimeFormatArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TimeFormatArg {
+    #[value(name = "UTC")]
+    Utc,
+    #[value(name = "EPOCHE")]
+    Epoche,
+    #[value(name = "LOCALTIME")]
+    Localtime,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Print messages with an id greater than this (0: from the start).
+    #[arg(long, value_name = "ID", default_value_t = 0)]
+    pub after: i64,
+    /// Print at most N messages.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub limit: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AckArgs {
+    /// Delete messages with an id up to and including this one.
+    #[arg(long, value_name = "ID")]
+    pub through: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file and print what was understood.
+    ///
+    /// Reads TOML or the 2016 job_tracker JSON; the summary includes the defaults. Exit 0
+    /// if valid, 1 if not; each error names the file, the key (e.g. jobs[3].daily.start)
+    /// and what was expected. Warnings (e.g. host_key_policy = "off", missing key files)
+    /// go to stderr and do not fail the check.
+    Check {
+        /// The configuration file (.toml; .json/.cfg or text starting with `{` is read as
+        /// the 2016 JSON format).
+        file: PathBuf,
+    },
+    /// Convert a 2016 job_tracker JSON configuration to TOML, printed on stdout.
+    ///
+    /// Comments at the top list what changed in meaning (host key checking, deletion
+    /// after commit, ...). Both spellings of the old keys are accepted.
+    Import {
+        /// The legacy JSON file (job_tracker.cfg).
+        file: PathBuf,
+    },
+}
+
+/// Why a command failed, and so its exit code.
+#[derive(Debug)]
+pub enum CliError {
+    /// Exit 2: the command line (or -j JSON) was wrong.
+    Usage(String),
+    /// Exit 1: the command could not do its work.
+    Runtime(String),
+    /// Exit 1 without a message: stdout was closed by the reader.
+    BrokenPipe,
+}
+
+impl CliError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            CliError::Runtime(_) | CliError::BrokenPipe => ExitCode::from(1),
+        }
+    }
+}
+
+impl From<crate::queue::QueueError> for CliError {
+    fn from(e: crate::queue::QueueError) -> Self {
+        CliError::Runtime(e.to_string())
+    }
+}
+
+/// Writes to stdout; a closed pipe ends the command quietly instead of a panic.
+pub(crate) fn print(text: &str) -> Result<(), CliError> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::BrokenPipe => CliError::BrokenPipe,
+            _ => CliError::Runtime(format!("cannot write to stdout: {e}")),
+        })
+}
+
+pub(crate) fn note(text: &str) {
+    // Nothing sensible is left to do if stderr itself is gone.
+    let _ = writeln!(io::stderr(), "{text}");
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Queue(args) => queue_cmd::run(args),
+        Command::Config(cmd) => config_cmd::run(cmd),
+    }
+}
+
+/// The program: parses arguments (clap exits 2 on usage errors, 0 for --help/--version),
+/// runs the command and maps errors to exit codes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match &e {
+                CliError::Usage(m) | CliError::Runtime(m) => note(&format!("jobmon-tracker: {m}")),
+                CliError::BrokenPipe => {}
+            }
+            e.exit_code()
+        }
+    }
+}

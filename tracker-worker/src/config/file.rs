@@ -1,0 +1,401 @@
+//! The TOML file: its exact set of keys (serde, unknown keys refused) and the conversion
+//! into the validated model.
+
+use super::cron::{CronExpr, CRON_EXPECTED};
+use super::types::{
+    de_duration, de_opt_duration, de_opt_time_zone, HostKeyPolicy, LogLevel, QuietWindow, Reader,
+    StrVisitor, TimeOfDay,
+};
+use super::validate::{check_model, conninfo_has_password, from_serde, TOML_KEYS};
+use super::{
+    defaults, Config, Database, Global, Job, Output, Problem, Schedule, Source, SshSource,
+    Transport,
+};
+use serde::{Deserialize, Deserializer};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    global: RawGlobal,
+    #[serde(default)]
+    database: RawDatabase,
+    #[serde(default)]
+    output: RawOutput,
+    #[serde(default)]
+    sources: Vec<RawSource>,
+    #[serde(default)]
+    jobs: Vec<RawJob>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGlobal {
+    start_keyword: Option<String>,
+    error_keyword: Option<String>,
+    end_keyword: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_time_zone")]
+    time_zone: Option<chrono_tz::Tz>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    poll_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    message_grace_period: Option<Duration>,
+    quiet_window: Option<RawWindow>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    source_timeout: Option<Duration>,
+    read_batch_size: Option<u32>,
+    log_level: Option<LogLevel>,
+    log_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    from: TimeOfDay,
+    until: TimeOfDay,
+}
+
+/// Accepts any value; marks that a key was present (to refuse it with a tailored message).
+#[derive(Clone, Copy)]
+struct Present;
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Present)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    conninfo: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    dbname: Option<String>,
+    password_file: Option<PathBuf>,
+    password: Option<Present>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    state_dir: Option<PathBuf>,
+    spool_file: Option<PathBuf>,
+    service_prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    name: String,
+    local_queue: Option<PathBuf>,
+    address: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    key: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
+    host_key_policy: Option<HostKeyPolicy>,
+    queue: Option<String>,
+    reader: Option<Reader>,
+    reader_command: Option<String>,
+    delete_after_commit: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    name: String,
+    env: String,
+    source: Option<String>,
+    cyclic: Option<RawCyclic>,
+    daily: Option<RawDaily>,
+    cron: Option<RawCron>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    timeout: Option<Duration>,
+    max_errors_before_alerting: Option<u32>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    min_run_time: Option<Duration>,
+    quiet_window: Option<RawWindow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCyclic {
+    #[serde(deserialize_with = "de_duration")]
+    interval: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaily {
+    start: TimeOfDay,
+    #[serde(deserialize_with = "de_duration")]
+    start_max_delay: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCron {
+    #[serde(deserialize_with = "de_cron")]
+    expression: CronExpr,
+    #[serde(deserialize_with = "de_duration")]
+    start_max_delay: Duration,
+}
+
+fn de_cron<'de, D: Deserializer<'de>>(d: D) -> Result<CronExpr, D::Error> {
+    d.deserialize_any(StrVisitor {
+        expected: CRON_EXPECTED,
+        parse: CronExpr::parse,
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(0, |s| s.matches('\n').count()) + 1
+}
+
+/// Parses and validates TOML text.
+pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+    let syntax = |e: toml::de::Error| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        vec![Problem {
+            key: String::new(),
+            message: format!("TOML syntax error: {}", e.message()),
+            line,
+        }]
+    };
+    let de = toml::de::Deserializer::parse(text).map_err(syntax)?;
+    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let line = e.inner().span().map(|s| line_of(text, s.start));
+        vec![from_serde(&e.path().to_string(), e.inner().message(), line)]
+    })?;
+    let mut problems = Vec::new();
+    let config = convert(raw, &mut problems);
+    problems.extend(check_model(&config, &TOML_KEYS));
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
+fn window(raw: Option<RawWindow>, key: &str, problems: &mut Vec<Problem>) -> Option<QuietWindow> {
+    let w = raw?;
+    if w.from == w.until {
+        problems.push(Problem::new(
+            key,
+            "`from` and `until` are equal; expected a window of at least one minute (omit the key for none)",
+        ));
+        return None;
+    }
+    Some(QuietWindow {
+        from: w.from,
+        until: w.until,
+    })
+}
+
+fn positive(d: Option<Duration>, key: &str, problems: &mut Vec<Problem>) {
+    if d.is_some_and(|d| d.is_zero()) {
+        problems.push(Problem::new(key, "expected a duration above zero"));
+    }
+}
+
+fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
+    let g = raw.global;
+    positive(g.poll_interval, "global.poll_interval", problems);
+    positive(g.source_timeout, "global.source_timeout", problems);
+    if g.read_batch_size == Some(0) {
+        problems.push(Problem::new("global.read_batch_size", "expected 1 or more"));
+    }
+    let global = Global {
+        start_keyword: g
+            .start_keyword
+            .unwrap_or_else(|| defaults::START_KEYWORD.into()),
+        error_keyword: g
+            .error_keyword
+            .unwrap_or_else(|| defaults::ERROR_KEYWORD.into()),
+        end_keyword: g
+            .end_keyword
+            .unwrap_or_else(|| defaults::END_KEYWORD.into()),
+        time_zone: g.time_zone,
+        poll_interval: g.poll_interval.unwrap_or(defaults::POLL_INTERVAL),
+        message_grace_period: g
+            .message_grace_period
+            .unwrap_or(defaults::MESSAGE_GRACE_PERIOD),
+        quiet_window: window(g.quiet_window, "global.quiet_window", problems),
+        source_timeout: g.source_timeout.unwrap_or(defaults::SOURCE_TIMEOUT),
+        read_batch_size: g.read_batch_size.unwrap_or(defaults::READ_BATCH_SIZE),
+        log_level: g.log_level.unwrap_or_default(),
+        log_file: g.log_file,
+    };
+
+    let d = raw.database;
+    if d.password.is_some() {
+        problems.push(Problem::new(
+            "database.password",
+            "passwords do not belong in this file; put it in a pgpass file named by `password_file` (or PGPASSFILE / ~/.pgpass)",
+        ));
+    }
+    if let Some(conninfo) = &d.conninfo {
+        if conninfo_has_password(conninfo) {
+            problems.push(Problem::new(
+                "database.conninfo",
+                "contains a password; put it in a pgpass file named by `password_file` instead",
+            ));
+        }
+        for (key, set) in [
+            ("host", d.host.is_some()),
+            ("port", d.port.is_some()),
+            ("user", d.user.is_some()),
+            ("dbname", d.dbname.is_some()),
+        ] {
+            if set {
+                problems.push(Problem::new(
+                    format!("database.{key}"),
+                    "not allowed together with `conninfo`; put it into the connection string",
+                ));
+            }
+        }
+    }
+    let database = Database {
+        conninfo: d.conninfo,
+        host: d.host,
+        port: d.port,
+        user: d.user,
+        dbname: d.dbname,
+        password_file: d.password_file,
+    };
+
+    let output = Output {
+        state_dir: raw.output.state_dir,
+        spool_file: raw.output.spool_file,
+        service_prefix: raw.output.service_prefix.unwrap_or_default(),
+    };
+
+    let sources = raw
+        .sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| source(i, s, problems))
+        .collect();
+    let jobs = raw
+        .jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, j)| job(i, j, problems))
+        .collect();
+    Config {
+        global,
+        database,
+        output,
+        sources,
+        jobs,
+    }
+}
+
+fn source(i: usize, s: RawSource, problems: &mut Vec<Problem>) -> Source {
+    let key = |k: &str| format!("sources[{i}].{k}");
+    let transport = if let Some(queue) = s.local_queue {
+        let ssh_keys = [
+            ("address", s.address.is_some()),
+            ("port", s.port.is_some()),
+            ("user", s.user.is_some()),
+            ("key", s.key.is_some()),
+            ("known_hosts", s.known_hosts.is_some()),
+            ("host_key_policy", s.host_key_policy.is_some()),
+            ("queue", s.queue.is_some()),
+            ("reader", s.reader.is_some()),
+            ("reader_command", s.reader_command.is_some()),
+        ];
+        for (k, _) in ssh_keys.iter().filter(|(_, set)| *set) {
+            problems.push(Problem::new(
+                key(k),
+                "applies only to SSH sources; this source reads the local file `local_queue`",
+            ));
+        }
+        Transport::Local { queue }
+    } else {
+        let mut required = |value: Option<String>, k: &str| {
+            value.unwrap_or_else(|| {
+                problems.push(Problem::new(
+                    key(k),
+                    "required key is missing (an SSH source needs address, user and queue; a file on this host needs `local_queue` instead)",
+                ));
+                String::new()
+            })
+        };
+        let address = required(s.address, "address");
+        let user = required(s.user, "user");
+        let queue = required(s.queue, "queue");
+        Transport::Ssh(SshSource {
+            address,
+            port: s.port.unwrap_or(defaults::SSH_PORT),
+            user,
+            key: s.key,
+            known_hosts: s.known_hosts,
+            host_key_policy: s.host_key_policy.unwrap_or_default(),
+            queue,
+            reader: s.reader.unwrap_or_default(),
+            reader_command: s.reader_command,
+        })
+    };
+    if s.port == Some(0) {
+        problems.push(Problem::new(key("port"), "expected a port from 1 to 65535"));
+    }
+    Source {
+        name: s.name,
+        transport,
+        delete_after_commit: s.delete_after_commit.unwrap_or(true),
+    }
+}
+
+fn job(i: usize, j: RawJob, problems: &mut Vec<Problem>) -> Job {
+    let key = |k: &str| format!("jobs[{i}].{k}");
+    let mut schedules = Vec::new();
+    if let Some(c) = j.cyclic {
+        schedules.push(Schedule::Cyclic {
+            interval: c.interval,
+        });
+    }
+    if let Some(d) = j.daily {
+        schedules.push(Schedule::Daily {
+            start: d.start,
+            start_max_delay: d.start_max_delay,
+        });
+    }
+    if let Some(c) = j.cron {
+        schedules.push(Schedule::Cron {
+            expression: c.expression,
+            start_max_delay: c.start_max_delay,
+        });
+    }
+    if schedules.len() != 1 {
+        problems.push(Problem::new(
+            format!("jobs[{i}]"),
+            format!(
+                "expected exactly one schedule table: `cyclic` (interval), `daily` (start, start_max_delay) or `cron` (expression, start_max_delay); found {}",
+                schedules.len()
+            ),
+        ));
+    }
+    // With a problem reported the config is discarded; the placeholder only keeps the
+    // indices of later jobs aligned with the file for the remaining checks.
+    let schedule = schedules.into_iter().next().unwrap_or(Schedule::Cyclic {
+        interval: Duration::from_secs(1),
+    });
+    let quiet_window = window(j.quiet_window, &key("quiet_window"), problems);
+    Job {
+        name: j.name,
+        env: j.env,
+        source: j.source,
+        schedule,
+        timeout: j.timeout,
+        max_errors_before_alerting: j
+            .max_errors_before_alerting
+            .unwrap_or(defaults::MAX_ERRORS_BEFORE_ALERTING),
+        min_run_time: j.min_run_time,
+        quiet_window,
+    }
+}

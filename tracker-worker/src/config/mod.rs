@@ -1,0 +1,325 @@
+//! The tracker's configuration: a TOML file (see `examples/jobmon-tracker.toml`), or the
+//! 2016 job_tracker's JSON file, both turned into the same validated [`Config`].
+//!
+//! Every error names the file, the key as a dotted path (`jobs[3].daily.start`) and what
+//! was expected; unknown keys are errors that list the allowed ones. Nothing here touches
+//! the network or the database; `config check` adds file-existence warnings on top.
+
+mod cron;
+mod emit;
+mod file;
+mod legacy;
+mod summary;
+mod types;
+mod validate;
+
+pub use cron::CronExpr;
+pub use emit::to_toml;
+pub use summary::{summary, warnings};
+pub use types::{
+    format_duration, parse_duration, HostKeyPolicy, LogLevel, QuietWindow, Reader, TimeOfDay,
+};
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Defaults, each chosen to match the 2016 tool or a cautious reading of it.
+pub mod defaults {
+    use std::time::Duration;
+    pub const START_KEYWORD: &str = "STARTED";
+    pub const ERROR_KEYWORD: &str = "ERROR";
+    pub const END_KEYWORD: &str = "SUCCESS";
+    /// The old `controller_interval_in_sec` example value.
+    pub const POLL_INTERVAL: Duration = Duration::from_secs(10);
+    /// Clock drift tolerated between source hosts and the tracker.
+    pub const MESSAGE_GRACE_PERIOD: Duration = Duration::from_secs(60);
+    /// Bound on connecting to and reading one source (the old data load timeout was 5 s
+    /// for connecting only; reading a large queue needs more).
+    pub const SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const READ_BATCH_SIZE: u32 = 1000;
+    pub const SSH_PORT: u16 = 22;
+    pub const MAX_ERRORS_BEFORE_ALERTING: u32 = 1;
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub global: Global,
+    pub database: Database,
+    pub output: Output,
+    pub sources: Vec<Source>,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Global {
+    pub start_keyword: String,
+    pub error_keyword: String,
+    pub end_keyword: String,
+    /// Zone of daily start times and quiet windows; `None`: the tracker host's local zone.
+    pub time_zone: Option<chrono_tz::Tz>,
+    pub poll_interval: Duration,
+    /// `controller_message_grace_period_in_sec` of the 2016 tool: added to every deadline.
+    pub message_grace_period: Duration,
+    /// Cyclic jobs raise no timeout or missed-cycle alarm inside this window.
+    pub quiet_window: Option<QuietWindow>,
+    pub source_timeout: Duration,
+    pub read_batch_size: u32,
+    pub log_level: LogLevel,
+    pub log_file: Option<PathBuf>,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            start_keyword: defaults::START_KEYWORD.into(),
+            error_keyword: defaults::ERROR_KEYWORD.into(),
+            end_keyword: defaults::END_KEYWORD.into(),
+            time_zone: None,
+            poll_interval: defaults::POLL_INTERVAL,
+            message_grace_period: defaults::MESSAGE_GRACE_PERIOD,
+            quiet_window: None,
+            source_timeout: defaults::SOURCE_TIMEOUT,
+            read_batch_size: defaults::READ_BATCH_SIZE,
+            log_level: LogLevel::default(),
+            log_file: None,
+        }
+    }
+}
+
+/// How to reach PostgreSQL. Never a password: libpq reads it from `password_file` (a
+/// pgpass file) or `PGPASSFILE`/`~/.pgpass`. Unset parameters fall back to libpq's
+/// environment variables (`PGHOST`, ...).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Database {
+    /// A libpq connection string (`host=... dbname=...`) or URI; excludes the fields below.
+    pub conninfo: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub dbname: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Output {
+    /// Directory of per-job `*.state` files (the old Checkmk local check cats them).
+    pub state_dir: Option<PathBuf>,
+    /// Checkmk spool file with all jobs' local-check lines.
+    pub spool_file: Option<PathBuf>,
+    /// Prefix of Checkmk service names (the old `monitoring_servicename_prefix_without_spaces`).
+    pub service_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub name: String,
+    pub transport: Transport,
+    /// Delete messages on the source once they are committed in PostgreSQL.
+    pub delete_after_commit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transport {
+    /// A queue file on the tracker's own host.
+    Local {
+        queue: PathBuf,
+    },
+    Ssh(SshSource),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshSource {
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    /// Private key file; `None`: the SSH agent, then the default identity files
+    /// (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`) as plain `ssh` and the 2016 tool used.
+    pub key: Option<PathBuf>,
+    /// known_hosts file; `None`: `~/.ssh/known_hosts` of the user running the tracker.
+    pub known_hosts: Option<PathBuf>,
+    pub host_key_policy: HostKeyPolicy,
+    /// Path of the queue file on the source host.
+    pub queue: String,
+    pub reader: Reader,
+    /// Path of the reader program on the source host; `None`: found through its `PATH`.
+    pub reader_command: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub name: String,
+    /// The environment (`instance` in queue messages), e.g. I, Q, P.
+    pub env: String,
+    /// Only messages from this source count; `None`: any source (as in the 2016 tool).
+    pub source: Option<String>,
+    pub schedule: Schedule,
+    /// A run longer than this is a TIMEOUT; `None`: never.
+    pub timeout: Option<Duration>,
+    pub max_errors_before_alerting: u32,
+    /// A run that ends sooner than this is suspicious (reported as WARNING).
+    pub min_run_time: Option<Duration>,
+    /// Replaces the global quiet window for this job.
+    pub quiet_window: Option<QuietWindow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// Runs every `interval`.
+    Cyclic { interval: Duration },
+    /// Starts every day at `start` (local to the time zone), at the latest `start_max_delay` later.
+    Daily {
+        start: TimeOfDay,
+        start_max_delay: Duration,
+    },
+    /// Starts whenever the cron expression fires, at the latest `start_max_delay` later.
+    Cron {
+        expression: CronExpr,
+        start_max_delay: Duration,
+    },
+}
+
+/// One thing wrong in a configuration file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// Dotted path of the key, e.g. `jobs[3].daily.start`; empty for the whole file.
+    pub key: String,
+    pub message: String,
+    /// 1-based line in the file, when the parser knows it.
+    pub line: Option<usize>,
+}
+
+impl Problem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            key: key.into(),
+            message: message.into(),
+            line: None,
+        }
+    }
+}
+
+/// Why a configuration file was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(file, problems))]
+    Invalid {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ConfigError::Invalid { problems, .. } => problems,
+            ConfigError::Read { .. } => &[],
+        }
+    }
+}
+
+fn render_problems(file: &Path, problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| {
+            let mut out = file.display().to_string();
+            if let Some(line) = p.line {
+                out.push_str(&format!(":{line}"));
+            }
+            if !p.key.is_empty() {
+                out.push_str(&format!(": key `{}`", p.key));
+            }
+            format!("{out}: {}", p.message)
+        })
+        .collect();
+    lines.join("\n")
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "key `{}`: {}", self.key, self.message)
+    }
+}
+
+/// Which language a configuration file is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    /// The 2016 job_tracker's JSON.
+    LegacyJson,
+}
+
+impl Format {
+    /// JSON when the name ends in `.json`/`.cfg` (the old tool's `job_tracker.cfg`) or the
+    /// text starts with `{`; TOML otherwise.
+    pub fn detect(path: &Path, text: &str) -> Self {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("json") | Some("cfg") => Format::LegacyJson,
+            Some("toml") => Format::Toml,
+            _ if text.trim_start().starts_with('{') => Format::LegacyJson,
+            _ => Format::Toml,
+        }
+    }
+}
+
+/// A loaded configuration and what it was written in. `notes` explain choices made when
+/// converting a legacy file (what `config import` puts in its header).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub config: Config,
+    pub format: Format,
+    pub notes: Vec<String>,
+}
+
+/// Reads and validates a configuration file in either format.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_owned(),
+        source,
+    })?;
+    match Format::detect(path, &text) {
+        Format::Toml => Ok(Loaded {
+            config: parse_toml(path, &text)?,
+            format: Format::Toml,
+            notes: Vec::new(),
+        }),
+        Format::LegacyJson => {
+            let (config, notes) = parse_legacy(path, &text)?;
+            Ok(Loaded {
+                config,
+                format: Format::LegacyJson,
+                notes,
+            })
+        }
+    }
+}
+
+/// Parses TOML text; `file` is only used in error messages.
+pub fn parse_toml(file: &Path, text: &str) -> Result<Config, ConfigError> {
+    file::parse(text).map_err(|problems| ConfigError::Invalid {
+        file: file.to_owned(),
+        problems,
+    })
+}
+
+/// Parses the 2016 tool's JSON; also returns notes on what the conversion decided.
+pub fn parse_legacy(file: &Path, text: &str) -> Result<(Config, Vec<String>), ConfigError> {
+    legacy::parse(text).map_err(|problems| ConfigError::Invalid {
+        file: file.to_owned(),
+        problems,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,207 @@
+//! What `config check` prints: the configuration as the tracker understood it, in words,
+//! with defaults filled in, plus warnings about things that are valid but risky.
+
+use super::types::format_duration;
+use super::{Config, HostKeyPolicy, Schedule, Transport};
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn d(x: std::time::Duration) -> String {
+    format_duration(x)
+}
+
+/// A readable account of `config`.
+pub fn summary(config: &Config) -> String {
+    let mut out = String::new();
+    let g = &config.global;
+    out.push_str("global:\n");
+    let _ = writeln!(
+        out,
+        "  event keywords: start {:?}, error {:?}, end {:?}",
+        g.start_keyword, g.error_keyword, g.end_keyword
+    );
+    let _ = writeln!(
+        out,
+        "  time zone: {}",
+        g.time_zone
+            .map_or("local time of the tracker host".to_owned(), |tz| tz
+                .name()
+                .to_owned())
+    );
+    let _ = writeln!(
+        out,
+        "  poll every {}, read at most {} messages per source and poll, give up on a source after {}",
+        d(g.poll_interval),
+        g.read_batch_size,
+        d(g.source_timeout)
+    );
+    let _ = writeln!(
+        out,
+        "  message grace period (clock drift): {}",
+        d(g.message_grace_period)
+    );
+    let _ = writeln!(
+        out,
+        "  quiet window for cyclic jobs: {}",
+        g.quiet_window.map_or("none".to_owned(), |w| w.to_string())
+    );
+    let _ = writeln!(
+        out,
+        "  log level {}{}",
+        g.log_level.as_str(),
+        g.log_file
+            .as_ref()
+            .map_or(String::new(), |f| format!(", log file {}", f.display()))
+    );
+
+    let db = &config.database;
+    out.push_str("database:\n");
+    match &db.conninfo {
+        Some(c) => {
+            let _ = writeln!(out, "  connection string: {c}");
+        }
+        None => {
+            let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(libpq default)".into());
+            let _ = writeln!(
+                out,
+                "  host {}, port {}, user {}, dbname {}",
+                opt(&db.host),
+                db.port.map_or("(libpq default)".into(), |p| p.to_string()),
+                opt(&db.user),
+                opt(&db.dbname)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  password: {}",
+        db.password_file.as_ref().map_or(
+            "from PGPASSFILE or ~/.pgpass, if needed".to_owned(),
+            |f| format!("from {}", f.display())
+        )
+    );
+
+    let o = &config.output;
+    out.push_str("output:\n");
+    let opt_path = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or("not written".to_owned(), |p| p.display().to_string())
+    };
+    let _ = writeln!(out, "  state files: {}", opt_path(&o.state_dir));
+    let _ = writeln!(out, "  spool file: {}", opt_path(&o.spool_file));
+    let _ = writeln!(out, "  service name prefix: {:?}", o.service_prefix);
+
+    let _ = writeln!(out, "sources ({}):", config.sources.len());
+    for s in &config.sources {
+        let ack = if s.delete_after_commit {
+            "delete messages once stored"
+        } else {
+            "keep messages on the source"
+        };
+        match &s.transport {
+            Transport::Local { queue } => {
+                let _ = writeln!(out, "  {}: local file {}; {ack}", s.name, queue.display());
+            }
+            Transport::Ssh(ssh) => {
+                let _ = writeln!(
+                    out,
+                    "  {}: ssh {}@{}:{} key {}, host key {} against {}; queue {} read with {}{}; {ack}",
+                    s.name,
+                    ssh.user,
+                    ssh.address,
+                    ssh.port,
+                    ssh.key
+                        .as_ref()
+                        .map_or("from the agent or ~/.ssh/id_*".to_owned(), |k| k.display().to_string()),
+                    ssh.host_key_policy.as_str(),
+                    ssh.known_hosts
+                        .as_ref()
+                        .map_or("~/.ssh/known_hosts".to_owned(), |k| k.display().to_string()),
+                    ssh.queue,
+                    ssh.reader.as_str(),
+                    ssh.reader_command
+                        .as_ref()
+                        .map_or(String::new(), |c| format!(" ({c})")),
+                );
+            }
+        }
+    }
+
+    let _ = writeln!(out, "jobs ({}):", config.jobs.len());
+    for j in &config.jobs {
+        let schedule = match &j.schedule {
+            Schedule::Cyclic { interval } => format!("cyclic, every {}", d(*interval)),
+            Schedule::Daily {
+                start,
+                start_max_delay,
+            } => format!(
+                "daily at {start}, start at the latest {} later",
+                d(*start_max_delay)
+            ),
+            Schedule::Cron {
+                expression,
+                start_max_delay,
+            } => format!(
+                "cron \"{expression}\", start at the latest {} later",
+                d(*start_max_delay)
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  {}__{} (from {}): {schedule}; timeout {}; alert after {} error(s){}{}",
+            j.name.to_uppercase(),
+            j.env.to_uppercase(),
+            j.source.as_deref().unwrap_or("any source"),
+            j.timeout.map_or("none".to_owned(), d),
+            j.max_errors_before_alerting,
+            j.min_run_time
+                .map_or(String::new(), |m| format!("; minimum run time {}", d(m))),
+            j.quiet_window
+                .map_or(String::new(), |w| format!("; own quiet window {w}")),
+        );
+    }
+    out
+}
+
+/// Valid but worth a look: insecure host key checks, files that are not there (on this
+/// machine), nothing to do.
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let missing = |p: &Path| !p.exists();
+    if config.sources.is_empty() {
+        out.push("no sources: the tracker would read nothing".to_owned());
+    }
+    if config.jobs.is_empty() {
+        out.push("no jobs: messages are stored but no job is checked".to_owned());
+    }
+    for (i, s) in config.sources.iter().enumerate() {
+        if let Transport::Ssh(ssh) = &s.transport {
+            if ssh.host_key_policy == HostKeyPolicy::Off {
+                out.push(format!(
+                    "sources[{i}] ({}): host_key_policy = \"off\" accepts any host key; anyone who can redirect the connection can feed false job states",
+                    s.name
+                ));
+            }
+            for (key, file) in [("key", &ssh.key), ("known_hosts", &ssh.known_hosts)] {
+                if let Some(f) = file.as_deref().filter(|f| missing(f)) {
+                    out.push(format!(
+                        "sources[{i}].{key}: {} does not exist on this machine",
+                        f.display()
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(f) = config
+        .database
+        .password_file
+        .as_deref()
+        .filter(|f| missing(f))
+    {
+        out.push(format!(
+            "database.password_file: {} does not exist on this machine",
+            f.display()
+        ));
+    }
+    out
+}

@@ -1,0 +1,497 @@
+//! Configuration tests: the shipped example, the legacy JSON in both spellings, the
+//! import round trip, and each kind of error naming the file and the key.
+
+use super::*;
+use std::path::Path;
+
+const EXAMPLE: &str = include_str!("../../examples/jobmon-tracker.toml");
+
+fn toml(text: &str) -> Result<Config, ConfigError> {
+    parse_toml(Path::new("/etc/jt.toml"), text)
+}
+
+/// The single problem of an invalid TOML text, with the full error text.
+fn problem(text: &str) -> (Problem, String) {
+    let err = toml(text).expect_err("config must be rejected");
+    let rendered = err.to_string();
+    assert!(rendered.starts_with("/etc/jt.toml"), "{rendered}");
+    (err.problems()[0].clone(), rendered)
+}
+
+const MINIMAL: &str = r#"
+[[sources]]
+name = "here"
+local_queue = "/tmp/q.sqlite"
+
+[[jobs]]
+name = "J"
+env = "P"
+cyclic = { interval = "5m" }
+"#;
+
+#[test]
+fn the_shipped_example_loads_with_every_key() {
+    let loaded = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/jobmon-tracker.toml"))
+        .expect("example is valid");
+    let c = loaded.config;
+    assert_eq!(loaded.format, Format::Toml);
+    assert_eq!(c.global.time_zone, Some(chrono_tz::Europe::Berlin));
+    assert_eq!(
+        c.global.quiet_window.map(|w| w.to_string()),
+        Some("00:00-04:00".into())
+    );
+    assert_eq!(c.sources.len(), 2);
+    let Transport::Ssh(ssh) = &c.sources[0].transport else {
+        panic!("first source is SSH")
+    };
+    assert_eq!(
+        (ssh.port, ssh.reader, ssh.host_key_policy),
+        (22, Reader::Sqlite3, HostKeyPolicy::Strict)
+    );
+    assert_eq!(
+        c.sources[1].transport,
+        Transport::Local {
+            queue: "/var/spool/jobmon/queue.sqlite".into()
+        }
+    );
+    assert!(!c.sources[1].delete_after_commit);
+    assert_eq!(c.jobs.len(), 3);
+    assert_eq!(
+        c.jobs[0].schedule,
+        Schedule::Cyclic {
+            interval: Duration::from_secs(900)
+        }
+    );
+    assert_eq!(
+        c.jobs[1].schedule,
+        Schedule::Daily {
+            start: TimeOfDay {
+                hour: 2,
+                minute: 30
+            },
+            start_max_delay: Duration::from_secs(1800)
+        }
+    );
+    assert_eq!(c.jobs[2].timeout, Some(Duration::from_secs(3600)));
+    assert!(
+        matches!(&c.jobs[2].schedule, Schedule::Cron { expression, .. } if expression.as_str() == "45 6 * * mon-fri")
+    );
+    assert_eq!(c.jobs[1].max_errors_before_alerting, 3);
+    assert_eq!(c.jobs[1].source, None);
+}
+
+#[test]
+fn printed_toml_reads_back_to_the_same_config() {
+    let c = toml(EXAMPLE).unwrap();
+    let again = toml(&to_toml(&c, &[])).unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn a_minimal_file_gets_the_documented_defaults() {
+    let c = toml(MINIMAL).unwrap();
+    assert_eq!(c.global, Global::default());
+    assert_eq!(c.global.start_keyword, "STARTED");
+    assert_eq!(c.global.poll_interval, Duration::from_secs(10));
+    assert_eq!(c.database, Database::default());
+    assert_eq!(c.jobs[0].max_errors_before_alerting, 1);
+    assert!(c.sources[0].delete_after_commit);
+    assert_eq!(toml(&to_toml(&c, &[])).unwrap(), c);
+}
+
+#[test]
+fn a_wrong_type_names_file_key_and_expectation() {
+    let (p, text) = problem(&format!("{MINIMAL}timeout = 600\n"));
+    assert_eq!(p.key, "jobs[0].timeout");
+    assert!(
+        p.message.starts_with("expected a duration such as"),
+        "{}",
+        p.message
+    );
+    assert!(p.message.contains("found integer `600`"), "{}", p.message);
+    assert_eq!(p.line, Some(10));
+    assert!(
+        text.contains("/etc/jt.toml:10: key `jobs[0].timeout`: expected a duration"),
+        "{text}"
+    );
+
+    let (p, _) = problem("[global]\npoll_interval = \"soon\"\n");
+    assert_eq!(p.key, "global.poll_interval");
+    assert!(
+        p.message.contains("`soon` is not a duration"),
+        "{}",
+        p.message
+    );
+}
+
+#[test]
+fn bad_values_inside_tables_name_the_nested_key() {
+    let text = MINIMAL.replace(
+        "cyclic = { interval = \"5m\" }",
+        "daily = { start = \"25:00\", start_max_delay = \"5m\" }",
+    );
+    let (p, _) = problem(&text);
+    assert_eq!(p.key, "jobs[0].daily.start");
+    assert!(p.message.contains("`25:00` is not HH:MM"), "{}", p.message);
+
+    let text = MINIMAL.replace(
+        "local_queue = \"/tmp/q.sqlite\"",
+        "address = \"h\"\nuser = \"u\"\nqueue = \"/q\"\nhost_key_policy = \"loose\"",
+    );
+    let (p, _) = problem(&text);
+    assert_eq!(p.key, "sources[0].host_key_policy");
+    assert_eq!(
+        p.message,
+        "unknown value `loose`; expected one of: strict, accept-new, off"
+    );
+
+    let (p, _) = problem("[global]\ntime_zone = \"Europe/Berln\"\n");
+    assert_eq!(p.key, "global.time_zone");
+    assert!(
+        p.message.contains("unknown time zone `Europe/Berln`"),
+        "{}",
+        p.message
+    );
+
+    let text = MINIMAL.replace(
+        "cyclic = { interval = \"5m\" }",
+        "cron = { expression = \"61 * * * *\", start_max_delay = \"5m\" }",
+    );
+    let (p, _) = problem(&text);
+    assert_eq!(p.key, "jobs[0].cron.expression");
+    assert!(p.message.contains("minute field"), "{}", p.message);
+}
+
+#[test]
+fn an_unknown_key_is_named_with_the_allowed_keys() {
+    let (p, text) = problem(&format!("{MINIMAL}tiemout = \"5m\"\n"));
+    assert_eq!(p.key, "jobs[0].tiemout");
+    assert!(
+        p.message.starts_with(
+            "unknown key; allowed keys here: name, env, source, cyclic, daily, cron, timeout,"
+        ),
+        "{}",
+        p.message
+    );
+    assert!(text.contains("key `jobs[0].tiemout`"), "{text}");
+
+    let (p, _) = problem("[globl]\n");
+    assert_eq!(p.key, "globl");
+    assert!(
+        p.message
+            .contains("global, database, output, sources, jobs"),
+        "{}",
+        p.message
+    );
+}
+
+#[test]
+fn a_missing_required_key_is_named() {
+    let (p, text) = problem(&MINIMAL.replace("name = \"J\"\n", ""));
+    assert_eq!(
+        (p.key.as_str(), p.message.as_str()),
+        ("jobs[0].name", "required key is missing")
+    );
+    assert!(text.contains("/etc/jt.toml"), "{text}");
+
+    let (p, _) = problem(
+        &MINIMAL
+            .replace("{ interval = \"5m\" }", "{ }")
+            .replace("cyclic", "daily"),
+    );
+    assert_eq!(p.key, "jobs[0].daily.start");
+
+    let err =
+        toml(&MINIMAL.replace("local_queue = \"/tmp/q.sqlite\"", "address = \"h\"")).unwrap_err();
+    let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["sources[0].user", "sources[0].queue"]);
+}
+
+#[test]
+fn cross_field_rules_report_every_problem() {
+    let text = r#"
+[global]
+end_keyword = "STARTED"
+quiet_window = { from = "04:00", until = "04:00" }
+
+[database]
+conninfo = "host=db password=secret"
+password = "secret"
+user = "x"
+
+[[sources]]
+name = "a"
+local_queue = "/q"
+user = "oracle"
+
+[[sources]]
+name = "a"
+local_queue = "/q2"
+
+[[jobs]]
+name = "j"
+env = "p"
+source = "nowhere"
+cyclic = { interval = "0s" }
+daily = { start = "02:00", start_max_delay = "5m" }
+
+[[jobs]]
+name = "J"
+env = "P"
+cyclic = { interval = "0s" }
+timeout = "5m"
+min_run_time = "10m"
+max_errors_before_alerting = 0
+"#;
+    let err = toml(text).unwrap_err();
+    let keys: Vec<&str> = err.problems().iter().map(|p| p.key.as_str()).collect();
+    for key in [
+        "global.end_keyword",
+        "global.quiet_window",
+        "database.password",
+        "database.conninfo",
+        "database.user",
+        "sources[0].user",
+        "sources[1].name",
+        "jobs[0]",
+        "jobs[0].source",
+        "jobs[1].name",
+        "jobs[1].cyclic.interval",
+        "jobs[1].min_run_time",
+        "jobs[1].max_errors_before_alerting",
+    ] {
+        assert!(keys.contains(&key), "{key} missing in {keys:?}");
+    }
+    let rendered = err.to_string();
+    assert!(
+        rendered.contains("no source named `nowhere`; defined sources: a"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.lines().all(|l| l.starts_with("/etc/jt.toml")),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn a_syntax_error_gives_the_line() {
+    let (p, text) = problem("[global]\npoll_interval = \"10s\nx = 1\n");
+    assert_eq!(p.line, Some(2));
+    assert!(
+        text.starts_with("/etc/jt.toml:2: TOML syntax error"),
+        "{text}"
+    );
+}
+
+const LEGACY_CODE_SPELLING: &str = r#"{
+  "global_config": [{
+    "log_level": "info",
+    "log_file": "/var/log/job_tracker.log",
+    "monitoring_backend_based_on_event_or_status": "status",
+    "monitoring_servicename_prefix_without_spaces": "odi_job_",
+    "jobs_start_keyword": "STARTED",
+    "jobs_error_keyword": "ERROR",
+    "jobs_end_keyword": "SUCCESS",
+    "job_history_entry_count": 100,
+    "snooze_for_cyclic_jobs_from_hh:mm": "22:00",
+    "snooze_for_cyclic_jobs_until_hh:mm": "04:00",
+    "controller_interval_in_sec": 10,
+    "controller_data_load_timeout": 5,
+    "controller_message_grace_period_in_sec": 30.5
+  }],
+  "source_hosts": [{
+    "hostname": "app1-local",
+    "user": "oracle",
+    "key": "",
+    "message_queue": "/home/oracle/oem-status-check/status/odi-jobs-status-queue.sqlite",
+    "message_queue_handler": "python /home/oracle/oem-status-check/tasks/message-queue.py"
+  }],
+  "jobs": [
+    {"name": "LOAD_ORDERS", "env": "P", "cyclic_or_daily": "cyclic",
+     "cyclic_interval_hh:mm:ss": "00:15:00", "daily_start_time_hh:mm": "",
+     "daily_start_max_delay_hh:mm:ss": "", "timeout_hh:mm:ss": "00:10:00",
+     "max_errors_before_alerting": 2},
+    {"name": "LOAD_DWH", "env": "P", "cyclic_or_daily": "daily",
+     "cyclic_interval_hh:mm:ss": "", "daily_start_time_hh:mm": "02:30",
+     "daily_start_max_delay_hh:mm:ss": "00:30:00", "timeout_hh:mm:ss": "02:00:00",
+     "max_errors_before_alerting": 1}
+  ]
+}"#;
+
+/// The same file with the keys as the old README spelled them.
+fn readme_spelling() -> String {
+    LEGACY_CODE_SPELLING
+        .replace(
+            "snooze_for_cyclic_jobs_from_hh:mm",
+            "no_timeout_for_cyclic_jobs_from_in_hh:mm",
+        )
+        .replace(
+            "snooze_for_cyclic_jobs_until_hh:mm",
+            "no_timeout_for_cyclic_jobs_until_in_hh:mm",
+        )
+        .replace("cyclic_interval_hh:mm:ss", "cyclic_interval_in_hh:mm:ss")
+        .replace("daily_start_time_hh:mm", "daily_start_time_in_hh:mm")
+        .replace(
+            "daily_start_max_delay_hh:mm:ss",
+            "start_max_delay_in_hh:mm:ss",
+        )
+        .replace("timeout_hh:mm:ss", "timeout_in_hh:mm:ss")
+}
+
+fn legacy(text: &str) -> Result<(Config, Vec<String>), ConfigError> {
+    parse_legacy(Path::new("/etc/job_tracker.cfg"), text)
+}
+
+#[test]
+fn legacy_json_in_both_spellings_gives_the_same_config() {
+    let (code, notes) = legacy(LEGACY_CODE_SPELLING).unwrap();
+    let (readme, _) = legacy(&readme_spelling()).unwrap();
+    assert_eq!(code, readme);
+    let g = &code.global;
+    assert_eq!(
+        g.quiet_window.map(|w| w.to_string()),
+        Some("22:00-04:00 (wraps midnight)".into())
+    );
+    assert_eq!(g.message_grace_period, Duration::from_millis(30_500));
+    assert_eq!(
+        (g.poll_interval, g.source_timeout),
+        (Duration::from_secs(10), Duration::from_secs(5))
+    );
+    assert_eq!(g.read_batch_size, 100);
+    assert_eq!(code.output.service_prefix, "odi_job_");
+    assert_eq!(
+        code.output.state_dir.as_deref(),
+        Some(Path::new("/var/run/job_tracker"))
+    );
+    let Transport::Ssh(ssh) = &code.sources[0].transport else {
+        panic!("SSH source")
+    };
+    assert_eq!(
+        (ssh.address.as_str(), ssh.key.as_ref()),
+        ("app1-local", None)
+    );
+    assert_eq!(ssh.host_key_policy, HostKeyPolicy::Strict);
+    assert_eq!(
+        code.jobs[0].schedule,
+        Schedule::Cyclic {
+            interval: Duration::from_secs(900)
+        }
+    );
+    assert_eq!(code.jobs[0].max_errors_before_alerting, 2);
+    assert_eq!(
+        code.jobs[1].schedule,
+        Schedule::Daily {
+            start: TimeOfDay {
+                hour: 2,
+                minute: 30
+            },
+            start_max_delay: Duration::from_secs(1800)
+        }
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("StrictHostKeyChecking=no")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("message-queue.py")),
+        "{notes:?}"
+    );
+}
+
+#[test]
+fn imported_toml_parses_back_to_the_same_config() {
+    let (config, notes) = legacy(LEGACY_CODE_SPELLING).unwrap();
+    let text = to_toml(&config, &notes);
+    assert!(text.starts_with("# Converted from a job_tracker (2016) JSON configuration."));
+    assert_eq!(toml(&text).unwrap(), config, "{text}");
+}
+
+#[test]
+fn legacy_errors_name_the_legacy_key() {
+    let both = LEGACY_CODE_SPELLING.replace(
+        "\"timeout_hh:mm:ss\": \"00:10:00\",",
+        "\"timeout_hh:mm:ss\": \"00:10:00\", \"timeout_in_hh:mm:ss\": \"00:20:00\",",
+    );
+    let err = legacy(&both).unwrap_err();
+    assert_eq!(err.problems()[0].key, "jobs[0].timeout_in_hh:mm:ss");
+    assert!(err.to_string().starts_with("/etc/job_tracker.cfg: key `jobs[0].timeout_in_hh:mm:ss`: same setting as `timeout_hh:mm:ss`"), "{err}");
+
+    let wrong_type = LEGACY_CODE_SPELLING.replace(
+        "\"max_errors_before_alerting\": 2",
+        "\"max_errors_before_alerting\": \"2\"",
+    );
+    let err = legacy(&wrong_type).unwrap_err();
+    let p = &err.problems()[0];
+    assert_eq!(p.key, "jobs[0].max_errors_before_alerting");
+    assert!(
+        p.message
+            .starts_with("expected a whole number from 0 to 4294967295, found string \"2\""),
+        "{}",
+        p.message
+    );
+    assert!(p.line.is_some());
+
+    let unknown = LEGACY_CODE_SPELLING.replace(
+        "\"user\": \"oracle\",",
+        "\"user\": \"oracle\", \"port\": 2222,",
+    );
+    let p = &legacy(&unknown).unwrap_err().problems()[0].clone();
+    assert_eq!(p.key, "source_hosts[0].port");
+    assert!(
+        p.message.contains(
+            "allowed keys here: hostname, user, key, message_queue, message_queue_handler"
+        ),
+        "{}",
+        p.message
+    );
+
+    let missing = LEGACY_CODE_SPELLING.replace("\"hostname\": \"app1-local\",", "");
+    assert_eq!(
+        legacy(&missing).unwrap_err().problems()[0].key,
+        "source_hosts[0].hostname"
+    );
+
+    let bad_time = LEGACY_CODE_SPELLING.replace("\"00:15:00\"", "\"15 minutes\"");
+    let p = &legacy(&bad_time).unwrap_err().problems()[0].clone();
+    assert_eq!(p.key, "jobs[0].cyclic_interval_hh:mm:ss");
+    assert!(p.message.contains("expected \"hh:mm:ss\""), "{}", p.message);
+
+    let no_interval =
+        LEGACY_CODE_SPELLING.replace("\"cyclic_interval_hh:mm:ss\": \"00:15:00\",", "");
+    assert_eq!(
+        legacy(&no_interval).unwrap_err().problems()[0].key,
+        "jobs[0].cyclic_interval_hh:mm:ss"
+    );
+
+    let half_window =
+        LEGACY_CODE_SPELLING.replace("\"snooze_for_cyclic_jobs_until_hh:mm\": \"04:00\",", "");
+    assert_eq!(
+        legacy(&half_window).unwrap_err().problems()[0].key,
+        "global_config[0].snooze_for_cyclic_jobs_from_hh:mm"
+    );
+}
+
+#[test]
+fn format_is_detected_from_name_then_content() {
+    assert_eq!(Format::detect(Path::new("a.json"), ""), Format::LegacyJson);
+    assert_eq!(
+        Format::detect(Path::new("job_tracker.cfg"), ""),
+        Format::LegacyJson
+    );
+    assert_eq!(Format::detect(Path::new("a.toml"), "{"), Format::Toml);
+    assert_eq!(
+        Format::detect(Path::new("conf"), "  {\"jobs\": []}"),
+        Format::LegacyJson
+    );
+    assert_eq!(Format::detect(Path::new("conf"), "[global]"), Format::Toml);
+}
+
+#[test]
+fn an_unreadable_file_is_named() {
+    let err = load(Path::new("/nonexistent/jobmon.toml")).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/jobmon.toml: cannot read:"),
+        "{err}"
+    );
+}

@@ -1,0 +1,333 @@
+//! The SQLite queue file that jobs on source hosts append status messages to, in the format
+//! of the 2016 job_tracker's `message-queue.py`: one table `messages`, timestamps as Julian
+//! day numbers (UTC) filled in by SQLite's column default.
+//!
+//! Behaviour follows the original producer where it was explicit, and is safer where it
+//! was not:
+//! - `add` inserts only instance/job/event/message, so SQLite fills `timestamp` exactly as
+//!   before; the table and index are created when missing (the original created them only
+//!   for a file that did not exist yet, so an empty file broke it).
+//! - `list` prints the first N rows in id order (default 10, as before) in the original
+//!   JSON shape; the timestamp is rendered by SQLite with the original expressions:
+//!   `UTC` = `strftime('%Y-%m-%dT%H:%M:%fZ', timestamp)` e.g. `"2016-07-01T14:57:46.598Z"`,
+//!   `EPOCHE` = `strftime('%s', timestamp)` e.g. `"1467385066"` (a string, as before),
+//!   `LOCALTIME` = `datetime(timestamp, 'localtime')` e.g. `"2016-07-01 16:57:46"` (the
+//!   process's `TZ`). A timestamp SQLite cannot read as a time gives `null`.
+//! - `remove` takes the N oldest rows (by stored timestamp, then id), prints them like
+//!   `list` and deletes them in one transaction; the rows are deleted only after they were
+//!   written to stdout, so a broken pipe loses nothing (the original deleted first).
+//! - Text that is not UTF-8 or blobs are printed as lossy text by `list`/`remove` (the
+//!   original crashed on them); `read` keeps them exact (see [`value`]).
+//! - No journal mode is forced (the legacy producer uses the default rollback journal);
+//!   every connection waits up to [`BUSY_TIMEOUT`] for a writer's lock.
+
+mod pyjson;
+mod value;
+
+pub use pyjson::to_python_json;
+pub use value::{LineError, QueueRow, SqlValue};
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The DDL of DESIGN.md section 5 (the 2016 table and index), without its SQL comment.
+pub const SCHEMA: &str = include_str!("schema.sql");
+
+/// How long a call waits for another process's lock before giving up. Producers hold
+/// their write lock for one insert, so 5 s only runs out when something is stuck.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `list` and `remove` without `-i` handle 10 rows, as the 2016 tool did.
+pub const LEGACY_DEFAULT_MAX_ITEMS: u64 = 10;
+
+const HAS_TABLE: &str =
+    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'";
+const INSERT: &str = "INSERT INTO messages(instance, job, event, message) VALUES (?1, ?2, ?3, ?4)";
+const LENGTH: &str = "SELECT count(id) FROM messages";
+const READ_AFTER: &str = "SELECT id, timestamp, instance, job, event, message FROM messages \
+                          WHERE id > ?1 ORDER BY id LIMIT ?2";
+const ACK_THROUGH: &str = "DELETE FROM messages WHERE id <= ?1";
+const DELETE_ONE: &str = "DELETE FROM messages WHERE id = ?1";
+// One constant per time format: the expressions are the 2016 tool's, and no SQL text is
+// ever assembled at run time.
+const LIST_UTC: &str =
+    "SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', timestamp), instance, job, event, message \
+                        FROM messages ORDER BY id LIMIT ?1";
+const LIST_EPOCHE: &str = "SELECT id, strftime('%s', timestamp), instance, job, event, message \
+                           FROM messages ORDER BY id LIMIT ?1";
+const LIST_LOCALTIME: &str =
+    "SELECT id, datetime(timestamp, 'localtime'), instance, job, event, message \
+                              FROM messages ORDER BY id LIMIT ?1";
+const OLDEST_UTC: &str =
+    "SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', timestamp), instance, job, event, message \
+                          FROM messages ORDER BY messages.timestamp, id LIMIT ?1";
+const OLDEST_EPOCHE: &str = "SELECT id, strftime('%s', timestamp), instance, job, event, message \
+                             FROM messages ORDER BY messages.timestamp, id LIMIT ?1";
+const OLDEST_LOCALTIME: &str =
+    "SELECT id, datetime(timestamp, 'localtime'), instance, job, event, message \
+                                FROM messages ORDER BY messages.timestamp, id LIMIT ?1";
+
+/// Everything that can go wrong with a queue file; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue file {}: does not exist", path.display())]
+    Missing { path: PathBuf },
+    #[error("queue file {}: not a SQLite database", path.display())]
+    NotSqlite { path: PathBuf },
+    #[error("queue file {}: SQLite database without a `messages` table, not a job queue", path.display())]
+    NoTable { path: PathBuf },
+    #[error("queue file {}: still locked by another process after {} s", path.display(), BUSY_TIMEOUT.as_secs())]
+    Busy { path: PathBuf },
+    #[error("queue file {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("queue file {}: rows not removed because writing them failed: {source}", path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How `list` and `remove` render the timestamp (the original `-t` choices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeFormat {
+    /// ISO 8601 in UTC with milliseconds: `2016-07-01T14:57:46.598Z`.
+    #[default]
+    Utc,
+    /// Unix seconds as a decimal string: `"1467385066"`.
+    Epoche,
+    /// Local time of the process (`TZ`): `2016-07-01 16:57:46`.
+    Localtime,
+}
+
+/// A message to append. `None` fields are stored as NULL.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewMessage {
+    pub instance: Option<String>,
+    pub job: Option<String>,
+    pub event: Option<String>,
+    pub message: Option<String>,
+}
+
+/// One element of the JSON array `list` and `remove` print, in the original's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyMessage {
+    pub id: i64,
+    pub timestamp: SqlValue,
+    pub instance: SqlValue,
+    pub job: SqlValue,
+    pub event: SqlValue,
+    pub message: SqlValue,
+}
+
+impl Serialize for LegacyMessage {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("LegacyMessage", 6)?;
+        st.serialize_field("_id", &self.id)?;
+        st.serialize_field("timestamp", &self.timestamp.to_legacy_json())?;
+        st.serialize_field("instance", &self.instance.to_legacy_json())?;
+        st.serialize_field("job", &self.job.to_legacy_json())?;
+        st.serialize_field("event", &self.event.to_legacy_json())?;
+        st.serialize_field("message", &self.message.to_legacy_json())?;
+        st.end()
+    }
+}
+
+/// An open queue file.
+pub struct Queue {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Queue {
+    /// Opens an existing queue file; it must be SQLite and hold the `messages` table.
+    pub fn open(path: &Path) -> Result<Self, QueueError> {
+        if !path.exists() {
+            return Err(QueueError::Missing {
+                path: path.to_owned(),
+            });
+        }
+        let queue = Self::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let tables: i64 = queue
+            .conn
+            .query_row(HAS_TABLE, [], |r| r.get(0))
+            .map_err(|e| queue.error(e))?;
+        if tables == 0 {
+            return Err(QueueError::NoTable {
+                path: path.to_owned(),
+            });
+        }
+        Ok(queue)
+    }
+
+    /// Opens a queue file for appending, creating the file, table and index when missing.
+    pub fn open_or_create(path: &Path) -> Result<Self, QueueError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+        let queue = Self::connect(path, flags)?;
+        queue
+            .conn
+            .execute_batch(SCHEMA)
+            .map_err(|e| queue.error(e))?;
+        Ok(queue)
+    }
+
+    fn connect(path: &Path, flags: OpenFlags) -> Result<Self, QueueError> {
+        let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let wrap = |source| QueueError::Sqlite {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(wrap)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(wrap)?;
+        Ok(Queue {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, source: rusqlite::Error) -> QueueError {
+        map_error(&self.path, source)
+    }
+
+    /// Appends a message and returns its id.
+    pub fn add(&self, msg: &NewMessage) -> Result<i64, QueueError> {
+        self.conn
+            .execute(
+                INSERT,
+                params![msg.instance, msg.job, msg.event, msg.message],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Number of messages in the queue.
+    pub fn length(&self) -> Result<i64, QueueError> {
+        self.conn
+            .query_row(LENGTH, [], |r| r.get(0))
+            .map_err(|e| self.error(e))
+    }
+
+    /// The first `limit` messages in id order (`None`: all), timestamps rendered as `format`.
+    pub fn list(
+        &self,
+        limit: Option<u64>,
+        format: TimeFormat,
+    ) -> Result<Vec<LegacyMessage>, QueueError> {
+        let sql = match format {
+            TimeFormat::Utc => LIST_UTC,
+            TimeFormat::Epoche => LIST_EPOCHE,
+            TimeFormat::Localtime => LIST_LOCALTIME,
+        };
+        legacy_rows(&self.conn, sql, limit).map_err(|e| self.error(e))
+    }
+
+    /// Removes the `limit` oldest messages (`None`: all). `emit` receives them before the
+    /// deletion is committed; if it fails, nothing is removed.
+    pub fn remove<E>(
+        &mut self,
+        limit: Option<u64>,
+        format: TimeFormat,
+        emit: E,
+    ) -> Result<Vec<LegacyMessage>, QueueError>
+    where
+        E: FnOnce(&[LegacyMessage]) -> std::io::Result<()>,
+    {
+        let sql = match format {
+            TimeFormat::Utc => OLDEST_UTC,
+            TimeFormat::Epoche => OLDEST_EPOCHE,
+            TimeFormat::Localtime => OLDEST_LOCALTIME,
+        };
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map_error(&path, e))?;
+        let rows = legacy_rows(&tx, sql, limit).map_err(|e| map_error(&path, e))?;
+        {
+            let mut delete = tx.prepare(DELETE_ONE).map_err(|e| map_error(&path, e))?;
+            for row in &rows {
+                delete.execute([row.id]).map_err(|e| map_error(&path, e))?;
+            }
+        }
+        emit(&rows).map_err(|source| QueueError::Output {
+            path: path.clone(),
+            source,
+        })?;
+        tx.commit().map_err(|e| map_error(&path, e))?;
+        Ok(rows)
+    }
+
+    /// Up to `limit` rows with an id above `after`, in id order, exactly as stored. The read
+    /// is one statement, so it sees one consistent snapshot even while a producer appends.
+    pub fn read_after(&self, after: i64, limit: u64) -> Result<Vec<QueueRow>, QueueError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let run = || -> rusqlite::Result<Vec<QueueRow>> {
+            let mut stmt = self.conn.prepare(READ_AFTER)?;
+            let rows = stmt.query_map(params![after, limit], |r| {
+                Ok(QueueRow {
+                    id: r.get(0)?,
+                    timestamp: SqlValue::from_ref(r.get_ref(1)?),
+                    instance: SqlValue::from_ref(r.get_ref(2)?),
+                    job: SqlValue::from_ref(r.get_ref(3)?),
+                    event: SqlValue::from_ref(r.get_ref(4)?),
+                    message: SqlValue::from_ref(r.get_ref(5)?),
+                })
+            })?;
+            rows.collect()
+        };
+        run().map_err(|e| self.error(e))
+    }
+
+    /// Deletes every message with an id up to and including `id`; returns how many.
+    pub fn ack_through(&self, id: i64) -> Result<usize, QueueError> {
+        self.conn
+            .execute(ACK_THROUGH, [id])
+            .map_err(|e| self.error(e))
+    }
+}
+
+fn map_error(path: &Path, source: rusqlite::Error) -> QueueError {
+    let path = path.to_owned();
+    match source.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => QueueError::NotSqlite { path },
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            QueueError::Busy { path }
+        }
+        _ => QueueError::Sqlite { path, source },
+    }
+}
+
+fn legacy_rows(
+    conn: &Connection,
+    sql: &str,
+    limit: Option<u64>,
+) -> rusqlite::Result<Vec<LegacyMessage>> {
+    // SQLite reads a negative LIMIT as "no limit".
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([limit], |r| {
+        Ok(LegacyMessage {
+            id: r.get(0)?,
+            timestamp: SqlValue::from_ref(r.get_ref(1)?),
+            instance: SqlValue::from_ref(r.get_ref(2)?),
+            job: SqlValue::from_ref(r.get_ref(3)?),
+            event: SqlValue::from_ref(r.get_ref(4)?),
+            message: SqlValue::from_ref(r.get_ref(5)?),
+        })
+    })?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests;
