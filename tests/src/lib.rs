@@ -687,3 +687,23 @@ pub fn psql_file(dbname: &str, file: &Path) -> Result<Output, String> {
         ],
     )
 }
+
+/// Runs one or more statements; a failure fails the test with the server's message.
+pub fn exec(c: &mut Client, sql: &str) {
+    c.batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
+}
+
+/// `jobmon.add_job(name)`; a failure fails the test.
+pub fn add_job(c: &mut Client, name: &str) -> i64 {
+    c.query_one("SELECT jobmon.add_job($1)", &[&name])
+        .unwrap_or_else(|e| panic!("add_job({name:?}): {}", error_text(&e)))
+        .get(0)
+}
+
+/// `jobmon.add_step(job, action)`; a failure fails the test.
+pub fn add_step(c: &mut Client, job: i64, action: &str) -> i64 {
+    c.query_one("SELECT jobmon.add_step($1, $2)", &[&job, &action])
+        .unwrap_or_else(|e| panic!("add_step({job}, {action:?}): {}", error_text(&e)))
+        .get(0)
+}

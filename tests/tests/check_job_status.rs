@@ -1,7 +1,7 @@
 //! check_job_status() as Nagios sees it, and the triggers that feed it (consecutive
 //! failure bookkeeping, escalation).
 
-use jobmon_tests::{backend_pid, error_text, server_error, wait_until, TestDb};
+use jobmon_tests::{add_job, backend_pid, error_text, exec, server_error, wait_until, TestDb};
 use postgres::Client;
 use std::time::Duration;
 
@@ -22,17 +22,6 @@ fn row(code: i32, status: &str, job: &str, text: &str) -> StatusRow {
 
 fn ok_row() -> StatusRow {
     (1, "OK".into(), None, "All jobs run successfully".into())
-}
-
-fn exec(c: &mut Client, sql: &str) {
-    c.batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-}
-
-fn add_job(c: &mut Client, name: &str) -> i64 {
-    c.query_one("SELECT jobmon.add_job($1)", &[&name])
-        .unwrap_or_else(|e| panic!("add_job({name:?}): {}", error_text(&e)))
-        .get(0)
 }
 
 /// Runs a job to its end: `level` 1 closes it, 2 or 3 fails it at that level.

@@ -4,24 +4,13 @@
 //! terminated background session is replaced transparently.
 
 use jobmon_tests::{
-    backend_alive, backend_pid, background_pids, cluster, error_text, expect_sqlstate,
-    server_error, wait_until, TestDb,
+    add_job, add_step, backend_alive, backend_pid, background_pids, cluster, error_text, exec,
+    expect_sqlstate, server_error, wait_until, TestDb,
 };
 use postgres::error::SqlState;
 use postgres::Client;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-fn exec(c: &mut Client, sql: &str) {
-    c.batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-}
-
-fn add_job(c: &mut Client, name: &str) -> i64 {
-    c.query_one("SELECT jobmon.add_job($1)", &[&name])
-        .unwrap_or_else(|e| panic!("add_job({name:?}): {}", error_text(&e)))
-        .get(0)
-}
 
 /// Runs `sql` on `client` in a thread; the result is the elapsed time and the outcome.
 fn spawn_call(

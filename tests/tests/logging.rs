@@ -1,26 +1,11 @@
 //! The logging functions: what each writes, that the writes survive the caller's
 //! rollback (non-transactional), sql_step/sql_job, job_log_clear and the show_* readers.
 
-use jobmon_tests::{backend_alive, backend_pid, error_text, wait_until, TestDb};
+use jobmon_tests::{
+    add_job, add_step, backend_alive, backend_pid, error_text, exec, wait_until, TestDb,
+};
 use postgres::Client;
 use std::time::Duration;
-
-fn add_job(c: &mut Client, name: &str) -> i64 {
-    c.query_one("SELECT jobmon.add_job($1)", &[&name])
-        .unwrap_or_else(|e| panic!("add_job({name:?}): {}", error_text(&e)))
-        .get(0)
-}
-
-fn add_step(c: &mut Client, job: i64, action: &str) -> i64 {
-    c.query_one("SELECT jobmon.add_step($1, $2)", &[&job, &action])
-        .unwrap_or_else(|e| panic!("add_step({job}, {action:?}): {}", error_text(&e)))
-        .get(0)
-}
-
-fn exec(c: &mut Client, sql: &str) {
-    c.batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-}
 
 /// (status, end_time IS NOT NULL) of a job.
 fn job_state(c: &mut Client, job: i64) -> (Option<String>, bool) {

@@ -2,27 +2,11 @@
 //! odd texts, hostile config table names, unknown levels and ids.
 
 use jobmon_tests::{
-    backend_pid, background_pids, cluster, error_text, expect_sqlstate, server_error, TestDb,
+    add_job, add_step, backend_pid, background_pids, cluster, error_text, exec, expect_sqlstate,
+    server_error, TestDb,
 };
 use postgres::error::SqlState;
 use postgres::Client;
-
-fn exec(c: &mut Client, sql: &str) {
-    c.batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-}
-
-fn add_job(c: &mut Client, name: &str) -> i64 {
-    c.query_one("SELECT jobmon.add_job($1)", &[&name])
-        .unwrap_or_else(|e| panic!("add_job({name:?}): {}", error_text(&e)))
-        .get(0)
-}
-
-fn add_step(c: &mut Client, job: i64, action: &str) -> i64 {
-    c.query_one("SELECT jobmon.add_step($1, $2)", &[&job, &action])
-        .unwrap_or_else(|e| panic!("add_step({job}, {action:?}): {}", error_text(&e)))
-        .get(0)
-}
 
 fn count(c: &mut Client, sql: &str) -> i64 {
     c.query_one(sql, &[])

@@ -2,22 +2,11 @@
 //! never a crash over many sessions) and pg_dump/restore of the history.
 
 use jobmon_tests::{
-    backend_alive, backend_pid, background_pids, background_pids_in_db, cluster, error_text,
-    psql_file, wait_until, TestDb,
+    add_job, backend_alive, backend_pid, background_pids, background_pids_in_db, cluster,
+    error_text, exec, psql_file, wait_until, TestDb,
 };
 use postgres::Client;
 use std::time::Duration;
-
-fn add_job(c: &mut Client, name: &str) -> i64 {
-    c.query_one("SELECT jobmon.add_job($1)", &[&name])
-        .unwrap_or_else(|e| panic!("add_job({name:?}): {}", error_text(&e)))
-        .get(0)
-}
-
-fn exec(c: &mut Client, sql: &str) {
-    c.batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-}
 
 #[test]
 fn background_connection_is_opened_once_per_session_and_reused() {
