@@ -4,7 +4,7 @@
 //! terminated background session is replaced transparently.
 
 use jobmon_tests::{
-    add_job, add_step, backend_alive, backend_pid, background_pids, cluster, error_text, exec,
+    add_job, backend_alive, backend_pid, background_pids, cluster, error_text, exec,
     expect_sqlstate, server_error, wait_until, TestDb,
 };
 use postgres::error::SqlState;
