@@ -274,16 +274,7 @@ impl Queue {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let run = || -> rusqlite::Result<Vec<QueueRow>> {
             let mut stmt = self.conn.prepare(READ_AFTER)?;
-            let rows = stmt.query_map(params![after, limit], |r| {
-                Ok(QueueRow {
-                    id: r.get(0)?,
-                    timestamp: SqlValue::from_ref(r.get_ref(1)?),
-                    instance: SqlValue::from_ref(r.get_ref(2)?),
-                    job: SqlValue::from_ref(r.get_ref(3)?),
-                    event: SqlValue::from_ref(r.get_ref(4)?),
-                    message: SqlValue::from_ref(r.get_ref(5)?),
-                })
-            })?;
+            let rows = stmt.query_map(params![after, limit], queue_row)?;
             rows.collect()
         };
         run().map_err(|e| self.error(e))
@@ -317,16 +308,37 @@ fn legacy_rows(
     let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([limit], |r| {
+        let QueueRow {
+            id,
+            timestamp,
+            instance,
+            job,
+            event,
+            message,
+        } = queue_row(r)?;
         Ok(LegacyMessage {
-            id: r.get(0)?,
-            timestamp: SqlValue::from_ref(r.get_ref(1)?),
-            instance: SqlValue::from_ref(r.get_ref(2)?),
-            job: SqlValue::from_ref(r.get_ref(3)?),
-            event: SqlValue::from_ref(r.get_ref(4)?),
-            message: SqlValue::from_ref(r.get_ref(5)?),
+            id,
+            timestamp,
+            instance,
+            job,
+            event,
+            message,
         })
     })?;
     rows.collect()
+}
+
+/// One row of a query selecting (id, timestamp, instance, job, event, message), every
+/// value kept with the type SQLite stored it as.
+fn queue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueRow> {
+    Ok(QueueRow {
+        id: r.get(0)?,
+        timestamp: SqlValue::from_ref(r.get_ref(1)?),
+        instance: SqlValue::from_ref(r.get_ref(2)?),
+        job: SqlValue::from_ref(r.get_ref(3)?),
+        event: SqlValue::from_ref(r.get_ref(4)?),
+        message: SqlValue::from_ref(r.get_ref(5)?),
+    })
 }
 
 #[cfg(test)]
