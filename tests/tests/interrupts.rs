@@ -12,11 +12,11 @@ use postgres::Client;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// A call running in its own thread: its elapsed time and outcome when joined.
+type RunningCall = JoinHandle<(Duration, Result<(), postgres::Error>)>;
+
 /// Runs `sql` on `client` in a thread; the result is the elapsed time and the outcome.
-fn spawn_call(
-    mut client: Client,
-    sql: &'static str,
-) -> JoinHandle<(Duration, Result<(), postgres::Error>)> {
+fn spawn_call(mut client: Client, sql: &'static str) -> RunningCall {
     std::thread::spawn(move || {
         let start = Instant::now();
         let r = client.batch_execute(sql);
@@ -39,6 +39,35 @@ fn wait_for_background_lock_wait(observer: &mut Client, caller_pid: i32) -> bool
             .map(|r| r.get::<_, i64>(0) > 0)
             .unwrap_or(false)
     })
+}
+
+/// A caller that holds ACCESS EXCLUSIVE on job_log in an open transaction and then calls
+/// `sql` (with no lock bound), so that its own background session waits for that lock
+/// forever; returns once that wait is observed, with the caller's pid and its running call.
+fn call_blocked_by_its_own_lock(
+    db: &TestDb,
+    observer: &mut Client,
+    sql: &'static str,
+) -> (i32, RunningCall) {
+    let mut caller = db.connect();
+    let caller_pid = backend_pid(&mut caller);
+    exec(
+        &mut caller,
+        "SET jobmon.lock_timeout = 0;
+         BEGIN;
+         LOCK TABLE jobmon.job_log IN ACCESS EXCLUSIVE MODE;",
+    );
+    let call = spawn_call(caller, sql);
+    let waiting = wait_for_background_lock_wait(observer, caller_pid);
+    assert!(
+        !call.is_finished(),
+        "the call ended before it was interrupted"
+    );
+    assert!(
+        waiting,
+        "no background session of {caller_pid} waits for the lock"
+    );
+    (caller_pid, call)
 }
 
 #[test]
@@ -180,24 +209,8 @@ fn pg_cancel_backend_of_the_caller_ends_a_blocked_logging_call() {
     let db = TestDb::new("int_cancel_caller");
     let mark = cluster().log_mark();
     let mut observer = db.connect();
-    let mut caller = db.connect();
-    let caller_pid = backend_pid(&mut caller);
-    exec(
-        &mut caller,
-        "SET jobmon.lock_timeout = 0;
-         BEGIN;
-         LOCK TABLE jobmon.job_log IN ACCESS EXCLUSIVE MODE;",
-    );
-    let call = spawn_call(caller, "SELECT jobmon.add_job('cancel me')");
-    let waiting = wait_for_background_lock_wait(&mut observer, caller_pid);
-    assert!(
-        !call.is_finished(),
-        "the call ended before it was cancelled"
-    );
-    assert!(
-        waiting,
-        "no background session of {caller_pid} waits for the lock"
-    );
+    let (caller_pid, call) =
+        call_blocked_by_its_own_lock(&db, &mut observer, "SELECT jobmon.add_job('cancel me')");
     let sent = Instant::now();
     let signalled: bool = observer
         .query_one("SELECT pg_cancel_backend($1)", &[&caller_pid])
@@ -219,24 +232,8 @@ fn pg_terminate_backend_of_the_caller_ends_a_blocked_logging_call_without_a_cras
     let db = TestDb::new("int_terminate_caller");
     let mark = cluster().log_mark();
     let mut observer = db.connect();
-    let mut caller = db.connect();
-    let caller_pid = backend_pid(&mut caller);
-    exec(
-        &mut caller,
-        "SET jobmon.lock_timeout = 0;
-         BEGIN;
-         LOCK TABLE jobmon.job_log IN ACCESS EXCLUSIVE MODE;",
-    );
-    let call = spawn_call(caller, "SELECT jobmon.add_job('terminate me')");
-    let waiting = wait_for_background_lock_wait(&mut observer, caller_pid);
-    assert!(
-        !call.is_finished(),
-        "the call ended before it was terminated"
-    );
-    assert!(
-        waiting,
-        "no background session of {caller_pid} waits for the lock"
-    );
+    let (caller_pid, call) =
+        call_blocked_by_its_own_lock(&db, &mut observer, "SELECT jobmon.add_job('terminate me')");
     let background = background_pids(&mut observer, caller_pid);
     let sent = Instant::now();
     let signalled: bool = observer
