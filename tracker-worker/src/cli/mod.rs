@@ -152,6 +152,10 @@ pub struct ReadArgs {
     /// Print at most N messages.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub limit: u64,
+    /// First print {"min_id":N} (or null for an empty queue), read in the same
+    /// transaction as the rows; the tracker uses it to notice a queue whose ids restarted.
+    #[arg(long)]
+    pub with_min: bool,
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +163,14 @@ pub struct AckArgs {
     /// Delete messages with an id up to and including this one.
     #[arg(long, value_name = "ID")]
     pub through: i64,
+    /// Delete only if the row with id --through still has this content fingerprint (16 hex
+    /// digits, as the tracker computes it); otherwise delete nothing and print "changed".
+    #[arg(long, value_name = "HEX", value_parser = parse_fingerprint)]
+    pub fingerprint: Option<u64>,
+}
+
+fn parse_fingerprint(s: &str) -> Result<u64, String> {
+    u64::from_str_radix(s, 16).map_err(|e| format!("`{s}` is not a hexadecimal fingerprint: {e}"))
 }
 
 #[derive(Debug, Subcommand)]

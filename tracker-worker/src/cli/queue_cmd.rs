@@ -59,8 +59,17 @@ pub fn run(args: QueueArgs) -> Result<(), CliError> {
             Ok(())
         }
         QueueCommand::Read(read) => {
-            let rows = Queue::open(path)?.read_after(read.after, read.limit)?;
             let mut text = String::new();
+            let rows = if read.with_min {
+                let window = Queue::open(path)?
+                    .read_window(Some(read.after.saturating_add(1)), read.limit)?;
+                let min = serde_json::json!({ "min_id": window.min_id });
+                text.push_str(&min.to_string());
+                text.push('\n');
+                window.rows
+            } else {
+                Queue::open(path)?.read_after(read.after, read.limit)?
+            };
             for row in &rows {
                 text.push_str(&row.to_json_line());
                 text.push('\n');
@@ -68,8 +77,14 @@ pub fn run(args: QueueArgs) -> Result<(), CliError> {
             print(&text)
         }
         QueueCommand::Ack(ack) => {
-            let deleted = Queue::open(path)?.ack_through(ack.through)?;
-            print(&format!("{deleted}\n"))
+            let mut queue = Queue::open(path)?;
+            match ack.fingerprint {
+                None => print(&format!("{}\n", queue.ack_through(ack.through)?)),
+                Some(fp) => match queue.ack_through_if(ack.through, fp)? {
+                    Some(deleted) => print(&format!("{deleted}\n")),
+                    None => print("changed\n"),
+                },
+            }
         }
     }
 }

@@ -48,6 +48,11 @@ const INSERT: &str = "INSERT INTO messages(instance, job, event, message) VALUES
 const LENGTH: &str = "SELECT count(id) FROM messages";
 const READ_AFTER: &str = "SELECT id, timestamp, instance, job, event, message FROM messages \
                           WHERE id > ?1 ORDER BY id LIMIT ?2";
+const READ_FROM: &str = "SELECT id, timestamp, instance, job, event, message FROM messages \
+                         WHERE id >= ?1 ORDER BY id LIMIT ?2";
+const MIN_ID: &str = "SELECT min(id) FROM messages";
+const ROW_BY_ID: &str = "SELECT id, timestamp, instance, job, event, message FROM messages \
+                         WHERE id = ?1";
 const ACK_THROUGH: &str = "DELETE FROM messages WHERE id <= ?1";
 const DELETE_ONE: &str = "DELETE FROM messages WHERE id = ?1";
 // One constant per time format: the expressions are the 2016 tool's, and no SQL text is
@@ -138,6 +143,14 @@ impl Serialize for LegacyMessage {
         st.serialize_field("message", &self.message.to_legacy_json())?;
         st.end()
     }
+}
+
+/// What the tracker reads in one go: the lowest id in the queue (to notice ids that started
+/// again) and the rows from a given id on, all from one consistent snapshot.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Window {
+    pub min_id: Option<i64>,
+    pub rows: Vec<QueueRow>,
 }
 
 /// An open queue file.
@@ -278,6 +291,53 @@ impl Queue {
             rows.collect()
         };
         run().map_err(|e| self.error(e))
+    }
+
+    /// The lowest id and up to `limit` rows with an id of at least `from` (all rows when
+    /// `None`), in id order, read in one transaction so a producer appending meanwhile
+    /// cannot make the two disagree.
+    pub fn read_window(&mut self, from: Option<i64>, limit: u64) -> Result<Window, QueueError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let path = self.path.clone();
+        let run = |conn: &mut Connection| -> rusqlite::Result<Window> {
+            let tx = conn.transaction()?;
+            let min_id: Option<i64> = tx.query_row(MIN_ID, [], |r| r.get(0))?;
+            let rows = {
+                let mut stmt = tx.prepare_cached(READ_FROM)?;
+                let rows = stmt.query_map(params![from.unwrap_or(i64::MIN), limit], queue_row)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            tx.commit()?;
+            Ok(Window { min_id, rows })
+        };
+        run(&mut self.conn).map_err(|e| map_error(&path, e))
+    }
+
+    /// Deletes every message with an id up to and including `id`, but only if the row with
+    /// that id still has content `fingerprint` (see [`QueueRow::fingerprint`]): a queue that
+    /// was emptied and refilled meanwhile is left alone. `None` when the row differed or was
+    /// gone, else how many rows were deleted.
+    pub fn ack_through_if(
+        &mut self,
+        id: i64,
+        fingerprint: u64,
+    ) -> Result<Option<usize>, QueueError> {
+        let path = self.path.clone();
+        let run = |conn: &mut Connection| -> rusqlite::Result<Option<usize>> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row = {
+                let mut stmt = tx.prepare(ROW_BY_ID)?;
+                let mut rows = stmt.query_map([id], queue_row)?;
+                rows.next().transpose()?
+            };
+            if row.map(|r| r.fingerprint()) != Some(fingerprint) {
+                return Ok(None);
+            }
+            let deleted = tx.execute(ACK_THROUGH, [id])?;
+            tx.commit()?;
+            Ok(Some(deleted))
+        };
+        run(&mut self.conn).map_err(|e| map_error(&path, e))
     }
 
     /// Deletes every message with an id up to and including `id`; returns how many.

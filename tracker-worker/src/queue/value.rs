@@ -262,6 +262,36 @@ impl QueueRow {
         ]
     }
 
+    /// A stable 64-bit hash of the row's content (everything but the id): FNV-1a over each
+    /// field's storage class and exact bytes. The tracker keeps it with its cursor to tell
+    /// "the row I stopped at" from a different row that got the same id after the queue was
+    /// emptied or recreated (SQLite reuses ids of a `messages` table without AUTOINCREMENT).
+    pub fn fingerprint(&self) -> u64 {
+        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+        const PRIME: u64 = 0x0000_0100_0000_01b3;
+        let mut hash = OFFSET;
+        let mut feed = |bytes: &[u8]| {
+            for b in bytes {
+                hash ^= u64::from(*b);
+                hash = hash.wrapping_mul(PRIME);
+            }
+        };
+        for value in self.fields() {
+            let (tag, bytes): (u8, std::borrow::Cow<'_, [u8]>) = match value {
+                SqlValue::Null => (0, Cow::Borrowed(&[])),
+                SqlValue::Integer(i) => (1, Cow::Owned(i.to_le_bytes().to_vec())),
+                SqlValue::Real(f) => (2, Cow::Owned(f.to_bits().to_le_bytes().to_vec())),
+                SqlValue::Text(s) => (3, Cow::Borrowed(s.as_bytes())),
+                SqlValue::InvalidText(b) => (3, Cow::Borrowed(b.as_slice())),
+                SqlValue::Blob(b) => (4, Cow::Borrowed(b.as_slice())),
+            };
+            feed(&[tag]);
+            feed(&(bytes.len() as u64).to_le_bytes());
+            feed(&bytes);
+        }
+        hash
+    }
+
     /// The timestamp as a Julian day number, if it is stored as a finite number.
     pub fn julian_day(&self) -> Option<f64> {
         match self.timestamp {
