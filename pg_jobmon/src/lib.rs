@@ -27,6 +27,12 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!("../../sql/monitoring.sql", name = "monitoring", finalize);
+// jobmon-tracker's tables (needs job_log and job_status_text only).
+extension_sql_file!(
+    "../../sql/tracker.sql",
+    name = "tracker",
+    requires = ["schema"]
+);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {

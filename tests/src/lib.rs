@@ -2,6 +2,8 @@
 //! binary (started lazily, removed by a watchdog when the test process ends however it
 //! ends), a fresh database with the extension per test, and helpers to read the server log.
 
+pub mod tracker;
+
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 use std::fmt::Debug;
@@ -324,6 +326,13 @@ impl Cluster {
         )
         .map(|_| ())
         .map_err(|e| format!("{e}; server log:\n{}", self.log_text()))
+    }
+
+    /// Stops the server (fast shutdown) and starts it again on the same port.
+    pub fn restart(&self) -> Result<(), String> {
+        let data = self.data_dir.to_string_lossy().into_owned();
+        self.run_tool("pg_ctl", &["-D", &data, "-m", "fast", "-w", "stop"])?;
+        self.pg_ctl_start()
     }
 
     fn create_template(&self) -> Result<(), String> {

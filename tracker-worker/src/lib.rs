@@ -6,5 +6,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod queue;
+pub mod ingest;
 pub mod source;
+pub mod store;

@@ -34,6 +34,35 @@ pub enum Command {
     /// Check a configuration file, or convert a 2016 job_tracker JSON file to TOML.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the tracker: poll every source, store new messages in pg_jobmon, repeat.
+    ///
+    /// Every poll interval each source is read (up to read_batch_size messages per
+    /// transaction, until it has nothing new) and its messages, runs and steps are stored
+    /// with the source's cursor in one transaction: exactly once, whatever fails when.
+    /// Sources are leased in the database, so several trackers can run against one database;
+    /// a source of a tracker that died is taken over within max(3 poll intervals, 30 s) plus
+    /// one poll interval.
+    ///
+    /// Signals: SIGTERM or SIGINT finish the batch being stored and exit 0; SIGHUP reloads
+    /// the configuration (an invalid one is logged and the running one kept) and reopens the
+    /// log file. Logs go to stderr (the journal under systemd) or global.log_file; the
+    /// environment variable JOBMON_TRACKER_LOG overrides the level (e.g. "debug").
+    /// Exit status: 0 after a signal or with --once, 1 when it cannot start (e.g. an invalid
+    /// configuration), 2 for a wrong command line.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  jobmon-tracker run -c /etc/jobmon-tracker/jobmon-tracker.toml
+  jobmon-tracker run -c job_tracker.cfg --once      # one pass over all sources, then exit")]
+pub struct RunArgs {
+    /// The configuration file (TOML, or the 2016 job_tracker JSON).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Read every source until it has nothing new, once, then exit (for cron or a test).
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +273,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Queue(args) => queue_cmd::run(args),
         Command::Config(cmd) => config_cmd::run(cmd),
+        Command::Run(args) => crate::daemon::run(crate::daemon::RunOptions {
+            config_path: args.config,
+            once: args.once,
+        })
+        .map_err(CliError::Runtime),
     }
 }
 

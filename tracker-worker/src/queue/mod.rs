@@ -224,6 +224,24 @@ impl Queue {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Appends messages in one transaction (one disk sync for all); returns the last id.
+    pub fn add_all(&mut self, msgs: &[NewMessage]) -> Result<i64, QueueError> {
+        let path = self.path.clone();
+        let run = |conn: &mut Connection| -> rusqlite::Result<i64> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(INSERT)?;
+                for m in msgs {
+                    insert.execute(params![m.instance, m.job, m.event, m.message])?;
+                }
+            }
+            let last = tx.last_insert_rowid();
+            tx.commit()?;
+            Ok(last)
+        };
+        run(&mut self.conn).map_err(|e| map_error(&path, e))
+    }
+
     /// Number of messages in the queue.
     pub fn length(&self) -> Result<i64, QueueError> {
         self.conn

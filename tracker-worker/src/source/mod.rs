@@ -60,6 +60,14 @@ pub enum SourceError {
     },
     #[error("{host}: unexpected output from the queue reader: {message}")]
     Protocol { host: String, message: String },
+    /// The queue file on a source host is missing, unreadable or not a job queue (or its
+    /// configured path cannot be passed on at all).
+    #[error("{host}: queue file {path}: {problem}")]
+    RemoteQueue {
+        host: String,
+        path: String,
+        problem: String,
+    },
     #[error("{host}: SSH: {message}")]
     Ssh { host: String, message: String },
 }

@@ -1,0 +1,189 @@
+//! jobmon-tracker ingest from local queue files into pg_jobmon: every message exactly once,
+//! runs and steps as the issue says, bad rows set aside, queues emptied or recreated.
+
+use jobmon_tests::tracker::{
+    fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers, write_config,
+    SourceSpec,
+};
+use jobmon_tests::TestDb;
+use tracker_worker::queue::Queue;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tracker");
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("jobmon-tracker-test-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "tracker failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn local_ingest_of_10000_messages_stores_each_once_as_runs_and_steps() {
+    let db = TestDb::new("ingest10k");
+    let dir = tempdir();
+    let queue = dir.path().join("queue.sqlite");
+    fill_queue(&queue, 0, 10_000, 10);
+    let config = write_config(
+        dir.path(),
+        &db,
+        &[SourceSpec::local("dwh1", &queue, false)],
+        "1s",
+        1000,
+        "5s",
+    );
+    assert_ok(&run_once(BIN, &config));
+
+    let mut c = db.connect();
+    let (lost, dup) = lost_and_duplicated(&stored_numbers(&mut c, "dwh1"), 10_000);
+    assert_eq!((lost, dup), (0, 0), "lost, duplicated");
+    // 10 jobs x 250 runs of 4 messages; every seventh run of a job (run % 7 == 3) had an error.
+    let runs: Vec<(String, String, i64)> = c
+        .query(
+            "SELECT owner, status, count(*) FROM jobmon.job_log GROUP BY 1, 2 ORDER BY 1, 2",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let failed_per_job = (0..250).filter(|r| r % 7 == 3).count() as i64;
+    assert_eq!(
+        runs,
+        [
+            ("dwh1".into(), "CRITICAL".into(), 10 * failed_per_job),
+            ("dwh1".into(), "OK".into(), 10 * (250 - failed_per_job)),
+        ]
+    );
+    let names: i64 = c
+        .query_one(
+            "SELECT count(DISTINCT job_name) FROM jobmon.job_log WHERE job_name ~ '^JOB[0-9]__P$'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(names, 10);
+    // Every message is a step of its run, at the message's own time, in queue order.
+    let steps: Vec<(String, String, i64)> = c
+        .query(
+            "SELECT action, status, count(*) FROM jobmon.job_detail GROUP BY 1, 2 ORDER BY 1, 2",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let errors = 10 * failed_per_job;
+    assert_eq!(
+        steps,
+        [
+            ("ERROR".into(), "CRITICAL".into(), errors),
+            ("STARTED".into(), "OK".into(), 2500),
+            ("SUCCESS".into(), "OK".into(), 2500),
+            ("progress".into(), "progress".into(), 5000 - errors),
+        ]
+    );
+    let mismatched: i64 = c
+        .query_one(
+            "SELECT count(*) FROM jobmon.tracker_message m
+               JOIN jobmon.job_detail d ON d.job_id = m.job_id AND d.message = m.message
+              WHERE d.start_time <> m.queued_at OR m.job_id IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(mismatched, 0);
+    let (last_id, stored, rejected): (Option<i64>, i64, i64) = c
+        .query_one(
+            "SELECT last_id, messages_stored, messages_rejected FROM jobmon.tracker_source WHERE source = 'dwh1'",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    assert_eq!((last_id, stored, rejected), (Some(10_000), 10_000, 0));
+
+    // A second pass finds nothing new and changes nothing; the queue was left alone.
+    assert_ok(&run_once(BIN, &config));
+    assert_eq!(message_count(&mut c, "dwh1"), 10_000);
+    assert_eq!(Queue::open(&queue).unwrap().length().unwrap(), 10_000);
+}
+
+#[test]
+fn deleting_after_commit_empties_the_queue_and_restarted_ids_are_read_as_new() {
+    let db = TestDb::new("ingest_delete");
+    let dir = tempdir();
+    let queue = dir.path().join("queue.sqlite");
+    fill_queue(&queue, 0, 300, 3);
+    let config = write_config(
+        dir.path(),
+        &db,
+        &[SourceSpec::local("etl", &queue, true)],
+        "1s",
+        100,
+        "5s",
+    );
+    assert_ok(&run_once(BIN, &config));
+    assert_eq!(Queue::open(&queue).unwrap().length().unwrap(), 0);
+    // SQLite gives the next message id 1 again: it must not be taken for an old one.
+    fill_queue(&queue, 300, 150, 3);
+    assert_eq!(
+        Queue::open(&queue).unwrap().read_after(0, 1).unwrap()[0].id,
+        1
+    );
+    assert_ok(&run_once(BIN, &config));
+    let mut c = db.connect();
+    let (lost, dup) = lost_and_duplicated(&stored_numbers(&mut c, "etl"), 450);
+    assert_eq!((lost, dup), (0, 0), "lost, duplicated");
+    let generations: Vec<i64> = c
+        .query(
+            "SELECT DISTINCT generation FROM jobmon.tracker_message ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(generations, [1, 2]);
+    assert_eq!(Queue::open(&queue).unwrap().length().unwrap(), 0);
+}
+
+#[test]
+fn a_recreated_queue_file_is_read_from_its_start() {
+    let db = TestDb::new("ingest_recreated");
+    let dir = tempdir();
+    let queue = dir.path().join("queue.sqlite");
+    fill_queue(&queue, 0, 200, 2);
+    let config = write_config(
+        dir.path(),
+        &db,
+        &[SourceSpec::local("keep", &queue, false)],
+        "1s",
+        1000,
+        "5s",
+    );
+    assert_ok(&run_once(BIN, &config));
+    // Recreated with fewer rows than before, then (second case) with more.
+    std::fs::remove_file(&queue).unwrap();
+    fill_queue(&queue, 200, 50, 2);
+    assert_ok(&run_once(BIN, &config));
+    std::fs::remove_file(&queue).unwrap();
+    fill_queue(&queue, 250, 400, 2);
+    let out = run_once(BIN, &config);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("queue was recreated"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = db.connect();
+    let (lost, dup) = lost_and_duplicated(&stored_numbers(&mut c, "keep"), 650);
+    assert_eq!((lost, dup), (0, 0), "lost, duplicated");
+}

@@ -1,0 +1,427 @@
+//! `jobmon-tracker run`: the daemon. Every poll interval it polls all sources concurrently
+//! (at most [`MAX_PARALLEL_SOURCES`] at once, each on its own database connection), each
+//! under a lease in PostgreSQL so several trackers can share the sources.
+//!
+//! Signals: SIGTERM/SIGINT finish the batches being stored, give up the leases and exit 0;
+//! SIGHUP reloads the configuration (an invalid one is reported and the old one kept) and
+//! reopens the log file (for logrotate).
+
+use crate::config::{self, Config, LogLevel, Source};
+use crate::ingest::cycle::{Polled, Settings, SourceWorker};
+use crate::ingest::runs::Keywords;
+use crate::store::connect::{pg_config, ProcessEnv};
+use crate::store::Store;
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::task::JoinSet;
+use tracing_subscriber::{reload, EnvFilter};
+
+/// Sources read at the same time (and database connections used for them).
+pub const MAX_PARALLEL_SOURCES: usize = 8;
+
+/// How `run` was asked to behave.
+pub struct RunOptions {
+    pub config_path: PathBuf,
+    /// Poll every source once (until it has nothing new), then exit.
+    pub once: bool,
+}
+
+/// Runs the daemon; the exit code is 0 after SIGTERM, 1 when it cannot start.
+pub fn run(opts: RunOptions) -> Result<(), String> {
+    let loaded = config::load(&opts.config_path).map_err(|e| e.to_string())?;
+    let config = loaded.config;
+    for w in config::warnings(&config) {
+        eprintln!("jobmon-tracker: warning: {w}");
+    }
+    let logs = Logs::init(&config.global.log_level, config.global.log_file.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(Daemon::new(opts, config, logs).main())
+}
+
+/// The tracker's lease owner id: host, process and a random part (a restarted tracker is a
+/// new owner, so leases of a dead process are never mistaken for its own).
+fn owner_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown-host".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{host}:{}:{nanos:08x}", std::process::id())
+}
+
+/// How long a lease lasts: two polls that each run into the source timeout. A tracker that
+/// died is replaced within that time plus one poll interval (80 s + 10 s with the defaults).
+pub fn lease_ttl(config: &Config) -> Duration {
+    2 * (config.global.poll_interval + config.global.source_timeout)
+}
+
+fn settings(config: &Config, owner: &str, stop: &Arc<AtomicBool>) -> Arc<Settings> {
+    let g = &config.global;
+    Arc::new(Settings {
+        owner: owner.to_owned(),
+        keywords: Keywords {
+            start: g.start_keyword.clone(),
+            error: g.error_keyword.clone(),
+            end: g.end_keyword.clone(),
+        },
+        batch_size: u64::from(g.read_batch_size.max(1)),
+        lease_ttl: lease_ttl(config),
+        stop: Arc::clone(stop),
+    })
+}
+
+struct Daemon {
+    opts: RunOptions,
+    config: Config,
+    logs: Logs,
+    owner: String,
+    stop: Arc<AtomicBool>,
+    workers: HashMap<String, SourceWorker>,
+    /// Idle database connections.
+    pool: Vec<Store>,
+}
+
+impl Daemon {
+    fn new(opts: RunOptions, config: Config, logs: Logs) -> Self {
+        let workers = config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), SourceWorker::new(s.clone(), &config.global)))
+            .collect();
+        Daemon {
+            opts,
+            config,
+            logs,
+            owner: owner_id(),
+            stop: Arc::new(AtomicBool::new(false)),
+            workers,
+            pool: Vec::new(),
+        }
+    }
+
+    async fn main(mut self) -> Result<(), String> {
+        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+        tracing::info!(
+            owner = %self.owner,
+            sources = self.workers.len(),
+            jobs = self.config.jobs.len(),
+            config = %self.opts.config_path.display(),
+            "jobmon-tracker started"
+        );
+        loop {
+            let started = tokio::time::Instant::now();
+            // Signals that arrive during a cycle set `stop`, so batches end after their commit.
+            let stop = Arc::clone(&self.stop);
+            let mut reload = false;
+            let failures;
+            {
+                let cycle = self.cycle();
+                tokio::pin!(cycle);
+                loop {
+                    tokio::select! {
+                        n = &mut cycle => { failures = n; break }
+                        _ = term.recv() => stop.store(true, Ordering::SeqCst),
+                        _ = int.recv() => stop.store(true, Ordering::SeqCst),
+                        _ = hup.recv() => reload = true,
+                    }
+                }
+            }
+            if self.opts.once && failures > 0 {
+                self.release_all().await;
+                return Err(format!(
+                    "{failures} source(s) could not be read completely; see the log"
+                ));
+            }
+            if self.stop.load(Ordering::SeqCst) || self.opts.once {
+                break;
+            }
+            if reload {
+                self.reload().await;
+                continue;
+            }
+            let next = started + self.config.global.poll_interval;
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => self.reload().await,
+            }
+        }
+        self.release_all().await;
+        tracing::info!("jobmon-tracker stopped");
+        Ok(())
+    }
+
+    /// One poll of every source, at most [`MAX_PARALLEL_SOURCES`] at once; returns how
+    /// many failed.
+    async fn cycle(&mut self) -> usize {
+        let settings = settings(&self.config, &self.owner, &self.stop);
+        let pg = match pg_config(&self.config.database, &ProcessEnv) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot connect to the database");
+                return self.workers.len().max(1);
+            }
+        };
+        let mut failures = 0;
+        let mut pending: Vec<SourceWorker> = self.workers.drain().map(|(_, w)| w).collect();
+        pending.sort_by(|a, b| a.name().cmp(b.name()));
+        let mut tasks = JoinSet::new();
+        let mut finished = Vec::new();
+        loop {
+            while tasks.len() < MAX_PARALLEL_SOURCES {
+                let Some(mut worker) = pending.pop() else {
+                    break;
+                };
+                let store = self.pool.pop();
+                let settings = Arc::clone(&settings);
+                let pg = Arc::clone(&pg);
+                tasks.spawn(async move {
+                    let mut store = match store {
+                        Some(s) if !s.is_closed() => s,
+                        _ => match Store::connect(&pg).await {
+                            Ok(s) => s,
+                            Err(e) => {
+                                tracing::error!(source = worker.name(), error = %e, "cannot connect to the database");
+                                return (worker, None, false);
+                            }
+                        },
+                    };
+                    let result = worker.poll(&mut store, &settings).await;
+                    report(&worker, &store, &result).await;
+                    let keep = match &result {
+                        Err(crate::ingest::cycle::CycleError::Store(e)) => !e.connection_lost(),
+                        _ => true,
+                    };
+                    (worker, keep.then_some(store), result.is_ok())
+                });
+            }
+            match tasks.join_next().await {
+                Some(Ok((worker, store, ok))) => {
+                    failures += usize::from(!ok);
+                    finished.push(worker);
+                    self.pool.extend(store);
+                }
+                Some(Err(e)) => {
+                    failures += 1;
+                    tracing::error!(error = %e, "a source task failed");
+                }
+                None => break,
+            }
+        }
+        self.workers = finished
+            .into_iter()
+            .map(|w| (w.name().to_owned(), w))
+            .collect();
+        // A source whose task panicked starts over with a fresh worker.
+        for s in &self.config.sources {
+            if !self.workers.contains_key(&s.name) {
+                let worker = SourceWorker::new(s.clone(), &self.config.global);
+                self.workers.insert(s.name.clone(), worker);
+            }
+        }
+        failures
+    }
+
+    /// SIGHUP: the new configuration if it is valid; sources whose settings did not change
+    /// keep their connections and what they know.
+    async fn reload(&mut self) {
+        self.logs.reopen();
+        let loaded = match config::load(&self.opts.config_path) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "configuration not reloaded; keeping the running one");
+                return;
+            }
+        };
+        let new = loaded.config;
+        let mut workers = std::mem::take(&mut self.workers);
+        let mut removed = Vec::new();
+        let mut kept = HashMap::new();
+        for s in &new.sources {
+            match workers.remove(&s.name) {
+                Some(w)
+                    if same_source(&w.config, s)
+                        && self.config.global.source_timeout == new.global.source_timeout =>
+                {
+                    kept.insert(s.name.clone(), w);
+                }
+                _ => {
+                    kept.insert(s.name.clone(), SourceWorker::new(s.clone(), &new.global));
+                }
+            }
+        }
+        removed.extend(workers.into_keys());
+        if new.database != self.config.database {
+            self.pool.clear();
+        }
+        if !removed.is_empty() {
+            if let Some(store) = self.pool.first() {
+                if let Err(e) = store.release(&self.owner, Some(&removed)).await {
+                    tracing::warn!(error = %e, "could not give up the leases of removed sources");
+                }
+            }
+        }
+        self.logs.set_level(new.global.log_level);
+        tracing::info!(
+            sources = kept.len(),
+            jobs = new.jobs.len(),
+            removed = ?removed,
+            "configuration reloaded"
+        );
+        self.workers = kept;
+        self.config = new;
+    }
+
+    async fn release_all(&mut self) {
+        let store = match self.pool.pop() {
+            Some(s) if !s.is_closed() => Some(s),
+            _ => match pg_config(&self.config.database, &ProcessEnv) {
+                Ok(c) => Store::connect(&c).await.ok(),
+                Err(_) => None,
+            },
+        };
+        if let Some(store) = store {
+            if let Err(e) = store.release(&self.owner, None).await {
+                tracing::warn!(error = %e, "could not give up the leases; they expire by themselves");
+            }
+        }
+    }
+}
+
+fn same_source(a: &Source, b: &Source) -> bool {
+    a == b
+}
+
+/// Logs a poll's outcome and records a failure with the source.
+async fn report(
+    worker: &SourceWorker,
+    store: &Store,
+    result: &Result<Polled, crate::ingest::cycle::CycleError>,
+) {
+    let name = worker.name();
+    match result {
+        Ok(p) if p.stored > 0 || p.rejected > 0 => {
+            tracing::info!(
+                source = name,
+                stored = p.stored,
+                rejected = p.rejected,
+                batches = p.batches,
+                "messages stored"
+            );
+        }
+        Ok(p) if !p.leased => {
+            tracing::debug!(source = name, "another tracker holds this source");
+        }
+        Ok(_) => tracing::debug!(source = name, "nothing new"),
+        Err(e) => {
+            tracing::warn!(source = name, error = %e, "source not read");
+            if !store.is_closed() {
+                if let Err(e2) = store.read_failed(name, &e.to_string()).await {
+                    tracing::debug!(source = name, error = %e2, "could not record the failure");
+                }
+            }
+        }
+    }
+}
+
+/// The log output: stderr, or a file reopened on SIGHUP; the level can change on reload.
+struct Logs {
+    file: Option<(PathBuf, Arc<Mutex<File>>)>,
+    level: reload::Handle<EnvFilter, tracing_subscriber::Registry>,
+}
+
+/// Environment variable that overrides the configured log filter (tracing's syntax, e.g.
+/// `debug` or `tracker_worker=trace`).
+pub const LOG_ENV: &str = "JOBMON_TRACKER_LOG";
+
+fn filter(level: LogLevel) -> EnvFilter {
+    std::env::var(LOG_ENV)
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new(level.as_str()))
+}
+
+#[derive(Clone)]
+struct SharedFile(Arc<Mutex<File>>);
+
+impl Write for SharedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
+
+fn open_log(path: &Path) -> Result<File, String> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("log file {}: {e}", path.display()))
+}
+
+impl Logs {
+    fn init(level: &LogLevel, file: Option<&Path>) -> Result<Logs, String> {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let (filter_layer, handle) = reload::Layer::new(filter(*level));
+        let registry = tracing_subscriber::registry().with(filter_layer);
+        let file = match file {
+            Some(path) => {
+                let shared = Arc::new(Mutex::new(open_log(path)?));
+                let writer = SharedFile(Arc::clone(&shared));
+                registry
+                    .with(
+                        tracing_subscriber::fmt::layer()
+                            .with_ansi(false)
+                            .with_writer(move || writer.clone()),
+                    )
+                    .try_init()
+                    .map_err(|e| e.to_string())?;
+                Some((path.to_owned(), shared))
+            }
+            None => {
+                registry
+                    .with(tracing_subscriber::fmt::layer().with_writer(io::stderr))
+                    .try_init()
+                    .map_err(|e| e.to_string())?;
+                None
+            }
+        };
+        Ok(Logs {
+            file,
+            level: handle,
+        })
+    }
+
+    fn reopen(&self) {
+        if let Some((path, shared)) = &self.file {
+            match open_log(path) {
+                Ok(f) => *shared.lock().unwrap_or_else(|p| p.into_inner()) = f,
+                Err(e) => tracing::error!(error = %e, "cannot reopen the log file"),
+            }
+        }
+    }
+
+    fn set_level(&self, level: LogLevel) {
+        if let Err(e) = self.level.reload(filter(level)) {
+            tracing::warn!(error = %e, "log level not changed");
+        }
+    }
+}

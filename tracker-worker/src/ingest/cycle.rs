@@ -1,0 +1,244 @@
+//! One poll of one source: take the lease, read a window, decide where the new rows start,
+//! store them with their runs and steps and the new cursor in one transaction, then (if so
+//! configured) delete them on the source. Repeats while full windows come back.
+//!
+//! Whatever dies when, nothing is lost or stored twice: the cursor moves only with the
+//! rows it covers, rows are deleted only after that commit and only if the cursor row is
+//! still the same message, and a read of rows that another tracker stored meanwhile fails
+//! its commit and is read again.
+
+use super::cursor::{decide, Cursor, Decision};
+use super::message::{self, Message};
+use super::runs::{self, Keywords, OpenRun, RunRef};
+use crate::config::Source;
+use crate::queue::QueueRow;
+use crate::source::{self, QueueSource, SourceError};
+use crate::store::{Batch, Store, StoreError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What every source's poll shares.
+pub struct Settings {
+    /// This tracker's lease owner id (host, pid and a random part).
+    pub owner: String,
+    pub keywords: Keywords,
+    pub batch_size: u64,
+    pub lease_ttl: Duration,
+    /// Set on SIGTERM: finish the batch being stored, start no new one.
+    pub stop: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("reader task failed: {0}")]
+    Task(String),
+}
+
+/// What a poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Polled {
+    /// Whether this tracker held the source's lease (else another tracker reads it).
+    pub leased: bool,
+    pub stored: u64,
+    pub rejected: u64,
+    pub batches: u64,
+    /// Set when the queue's ids started again and it was read from its start.
+    pub restarted: Option<String>,
+}
+
+type Reader = Arc<Mutex<Box<dyn QueueSource>>>;
+
+/// A configured source with its reader (and its open SSH session) and what it knows of the
+/// jobs' open runs, kept across polls.
+pub struct SourceWorker {
+    pub config: Source,
+    reader: Reader,
+    /// The open run of each job seen, as committed.
+    open: HashMap<String, Option<OpenRun>>,
+    /// The cursor after this worker's last commit; a different one at the next lease means
+    /// someone else wrote meanwhile and `open` is stale.
+    seen: Option<Cursor>,
+}
+
+impl SourceWorker {
+    pub fn new(config: Source, global: &crate::config::Global) -> Self {
+        let reader = source::open(&config, global);
+        SourceWorker {
+            config,
+            reader: Arc::new(Mutex::new(reader)),
+            open: HashMap::new(),
+            seen: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Polls the source until it has nothing new (or `stop` is set).
+    pub async fn poll(&mut self, store: &mut Store, s: &Settings) -> Result<Polled, CycleError> {
+        let mut polled = Polled::default();
+        let result = self.poll_inner(store, s, &mut polled).await;
+        if result.is_err() {
+            // What we knew may be half-way through a failed transaction.
+            self.open.clear();
+            self.seen = None;
+        }
+        result.map(|()| polled)
+    }
+
+    async fn poll_inner(
+        &mut self,
+        store: &mut Store,
+        s: &Settings,
+        polled: &mut Polled,
+    ) -> Result<(), CycleError> {
+        let name = self.config.name.clone();
+        loop {
+            let Some(cursor) = store.lease(&name, &s.owner, s.lease_ttl).await? else {
+                return Ok(());
+            };
+            polled.leased = true;
+            if self.seen != Some(cursor) {
+                self.open.clear();
+            }
+            let limit = s.batch_size;
+            let from = cursor.read_from();
+            let window = self
+                .blocking(move |r| r.read_window(from, limit + 1))
+                .await?;
+            let (generation, rows, confirmed, restart_window);
+            match decide(&cursor, &window) {
+                Decision::Continue { new, confirmed: c } => {
+                    generation = cursor.generation;
+                    rows = new.to_vec();
+                    confirmed = c.cloned();
+                }
+                Decision::Restarted { reason } => {
+                    if self.config.delete_after_commit {
+                        tracing::debug!(source = %name, %reason, "queue ids started again; reading it from its start");
+                    } else {
+                        tracing::warn!(source = %name, %reason, "queue was recreated; reading it from its start");
+                    }
+                    polled.restarted = Some(reason);
+                    restart_window = self.blocking(move |r| r.read_window(None, limit)).await?;
+                    generation = cursor.generation + 1;
+                    rows = restart_window.rows;
+                    confirmed = None;
+                }
+            }
+            if rows.is_empty() {
+                if let (true, Some(row)) = (self.config.delete_after_commit, confirmed) {
+                    // Stored before, but not yet deleted (a crash between commit and delete).
+                    self.ack(row).await?;
+                }
+                store.read_ok(&name).await?;
+                return Ok(());
+            }
+            let full = rows.len() as u64 >= limit;
+            let messages: Vec<Message> = rows.iter().map(message::parse).collect();
+            self.load_open_runs(store, &messages).await?;
+            let plan = runs::plan(&name, &messages, &s.keywords, &self.open);
+            let batch = Batch {
+                source: &name,
+                expected: cursor,
+                generation,
+                messages: &messages,
+                plan: &plan,
+            };
+            let new_ids = store.commit(&batch).await?;
+            for (job, state) in plan.open_after {
+                let committed = state.map(|o| OpenRun {
+                    run: match o.run {
+                        RunRef::New(i) => RunRef::Existing(new_ids[i]),
+                        existing => existing,
+                    },
+                    errors: o.errors,
+                });
+                self.open.insert(job, committed);
+            }
+            let last = messages.last().map(|m| (m.queue_id, m.fingerprint));
+            self.seen = Some(Cursor { generation, last });
+            let rejected = messages
+                .iter()
+                .filter(|m| m.reject_reason.is_some())
+                .count() as u64;
+            polled.rejected += rejected;
+            polled.stored += messages.len() as u64 - rejected;
+            polled.batches += 1;
+            for m in messages.iter().filter(|m| m.reject_reason.is_some()) {
+                tracing::warn!(source = %name, queue_id = m.queue_id, reason = m.reject_reason.as_deref().unwrap_or(""), "message rejected (stored aside, not applied)");
+            }
+            if self.config.delete_after_commit {
+                if let Some(row) = rows.into_iter().last() {
+                    self.ack(row).await?;
+                }
+            }
+            if !full || s.stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Deletes the source's rows through `row` (stored already). A failure is only logged:
+    /// the rows are seen, checked against the cursor and deleted again next time.
+    async fn ack(&self, row: QueueRow) -> Result<(), CycleError> {
+        let id = row.id;
+        match self.blocking(move |r| r.ack_through(&row)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                tracing::info!(source = %self.config.name, id, "not deleted: the queue changed since it was read");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Fills `open` for every job of `messages` it does not know yet.
+    async fn load_open_runs(
+        &mut self,
+        store: &Store,
+        messages: &[Message],
+    ) -> Result<(), StoreError> {
+        let mut missing: Vec<String> = messages
+            .iter()
+            .filter_map(Message::job_name)
+            .filter(|n| !self.open.contains_key(n))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        let found = store.open_runs(&self.config.name, &missing).await?;
+        for name in missing {
+            let run = found.get(&name).copied();
+            self.open.insert(name, run);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on the reader on tokio's blocking pool.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, CycleError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn QueueSource) -> Result<T, SourceError> + Send + 'static,
+    {
+        let reader = Arc::clone(&self.reader);
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut guard = reader.lock().unwrap_or_else(|p| p.into_inner());
+            f(guard.as_mut())
+        })
+        .await;
+        match joined {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(CycleError::Task(e.to_string())),
+        }
+    }
+}

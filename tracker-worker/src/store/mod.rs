@@ -1,0 +1,345 @@
+//! The tracker's side of PostgreSQL: leases and cursors of sources, the messages table, and
+//! job_log/job_detail. One [`Store`] is one connection; a batch of messages is one
+//! transaction that stores the messages, their runs and steps, and the source's new cursor,
+//! after checking that the cursor is still the one the batch was read from. That check (under
+//! a row lock) is what keeps ingest exactly-once even when two trackers or a restarted one
+//! race for a source; the leases only keep them from doing the same work twice.
+
+pub mod connect;
+
+use crate::ingest::cursor::Cursor;
+use crate::ingest::message::Message;
+use crate::ingest::runs::{OpenRun, Plan, RunRef};
+use chrono::{DateTime, Utc};
+use futures_util::pin_mut;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls, Statement};
+
+/// job_log.pid of tracked runs: no backend of this server runs them.
+const TRACKED_PID: i32 = 0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error(
+        "the pg_jobmon extension is not installed in this database \
+         (CREATE SCHEMA jobmon; CREATE EXTENSION pg_jobmon SCHEMA jobmon;)"
+    )]
+    NoExtension,
+    #[error(
+        "source `{0}` was changed by another tracker since it was read; \
+         the batch was not stored and will be read again"
+    )]
+    CursorMoved(String),
+}
+
+impl StoreError {
+    /// Whether the connection is unusable afterwards (reconnect before the next use).
+    pub fn connection_lost(&self) -> bool {
+        match self {
+            StoreError::Db(e) => e.is_closed() || e.code().is_none(),
+            _ => false,
+        }
+    }
+}
+
+/// The statements, prepared once per connection with the extension's schema spliced in.
+struct Statements {
+    ensure_source: Statement,
+    lease: Statement,
+    release: Statement,
+    lock_cursor: Statement,
+    advance_cursor: Statement,
+    read_ok: Statement,
+    read_failed: Statement,
+    open_runs: Statement,
+    next_job_ids: Statement,
+    end_runs: Statement,
+    copy_messages: Statement,
+    copy_runs: Statement,
+    copy_steps: Statement,
+}
+
+pub struct Store {
+    client: Client,
+    st: Statements,
+}
+
+/// A batch of one source's messages, with what they do to job_log and job_detail.
+pub struct Batch<'a> {
+    pub source: &'a str,
+    /// The cursor the batch was read from; the commit fails if it is not current anymore.
+    pub expected: Cursor,
+    /// The generation the messages belong to (the expected one, or the next after a restart).
+    pub generation: i64,
+    /// Queue order; not empty.
+    pub messages: &'a [Message],
+    pub plan: &'a Plan,
+}
+
+impl Store {
+    pub async fn connect(config: &Config) -> Result<Store, StoreError> {
+        let (client, connection) = config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "database connection ended");
+            }
+        });
+        let schema: Option<String> = client
+            .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
+            .await?
+            .map(|r| r.get(0));
+        let schema = schema.ok_or(StoreError::NoExtension)?;
+        let prep = |sql: &'static str| {
+            let sql = sql.replace("@extschema@", &schema);
+            let client = &client;
+            async move { client.prepare(&sql).await }
+        };
+        let st = Statements {
+            ensure_source: prep(include_str!("../../../sql/tracker/ensure_source.sql")).await?,
+            lease: prep(include_str!("../../../sql/tracker/lease.sql")).await?,
+            release: prep(include_str!("../../../sql/tracker/release.sql")).await?,
+            lock_cursor: prep(include_str!("../../../sql/tracker/lock_cursor.sql")).await?,
+            advance_cursor: prep(include_str!("../../../sql/tracker/advance_cursor.sql")).await?,
+            read_ok: prep(include_str!("../../../sql/tracker/read_ok.sql")).await?,
+            read_failed: prep(include_str!("../../../sql/tracker/read_failed.sql")).await?,
+            open_runs: prep(include_str!("../../../sql/tracker/open_runs.sql")).await?,
+            next_job_ids: prep(include_str!("../../../sql/tracker/next_job_ids.sql")).await?,
+            end_runs: prep(include_str!("../../../sql/tracker/end_runs.sql")).await?,
+            copy_messages: prep(include_str!("../../../sql/tracker/copy_messages.sql")).await?,
+            copy_runs: prep(include_str!("../../../sql/tracker/copy_runs.sql")).await?,
+            copy_steps: prep(include_str!("../../../sql/tracker/copy_steps.sql")).await?,
+        };
+        Ok(Store { client, st })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Takes or renews the lease of `source` for `ttl`; the source's cursor if the lease is
+    /// ours, `None` while another tracker holds it.
+    pub async fn lease(
+        &self,
+        source: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<Cursor>, StoreError> {
+        self.client
+            .execute(&self.st.ensure_source, &[&source])
+            .await?;
+        let row = self
+            .client
+            .query_opt(&self.st.lease, &[&source, &owner, &ttl.as_secs_f64()])
+            .await?;
+        Ok(row.map(|r| cursor_of(r.get(0), r.get(1), r.get(2))))
+    }
+
+    /// Gives up leases of `owner`: of `sources`, or all when `None`.
+    pub async fn release(&self, owner: &str, sources: Option<&[String]>) -> Result<(), StoreError> {
+        self.client
+            .execute(&self.st.release, &[&owner, &sources])
+            .await?;
+        Ok(())
+    }
+
+    /// Records a successful poll that found nothing new.
+    pub async fn read_ok(&self, source: &str) -> Result<(), StoreError> {
+        self.client.execute(&self.st.read_ok, &[&source]).await?;
+        Ok(())
+    }
+
+    /// Records why a poll of `source` failed.
+    pub async fn read_failed(&self, source: &str, error: &str) -> Result<(), StoreError> {
+        self.client
+            .execute(&self.st.read_failed, &[&source, &error])
+            .await?;
+        Ok(())
+    }
+
+    /// The open runs of `names` owned by `source` (absent names have none).
+    pub async fn open_runs(
+        &self,
+        source: &str,
+        names: &[String],
+    ) -> Result<HashMap<String, OpenRun>, StoreError> {
+        let rows = self
+            .client
+            .query(&self.st.open_runs, &[&names, &source])
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let errors: i32 = r.get(2);
+                (
+                    r.get(0),
+                    OpenRun {
+                        run: RunRef::Existing(r.get(1)),
+                        errors: u32::try_from(errors).unwrap_or(0),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Stores a batch in one transaction; returns the job ids of the runs it opened, in the
+    /// order of `plan.new_runs`.
+    pub async fn commit(&mut self, batch: &Batch<'_>) -> Result<Vec<i64>, StoreError> {
+        let st = &self.st;
+        let tx = self.client.transaction().await?;
+        let row = tx.query_one(&st.lock_cursor, &[&batch.source]).await?;
+        let current = cursor_of(row.get(0), row.get(1), row.get(2));
+        if current != batch.expected {
+            return Err(StoreError::CursorMoved(batch.source.to_owned()));
+        }
+
+        let plan = batch.plan;
+        let new_ids: Vec<i64> = if plan.new_runs.is_empty() {
+            Vec::new()
+        } else {
+            let n = i32::try_from(plan.new_runs.len()).unwrap_or(i32::MAX);
+            tx.query(&st.next_job_ids, &[&n])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        };
+        let job_id = |run: RunRef| -> i64 {
+            match run {
+                RunRef::Existing(id) => id,
+                RunRef::New(i) => new_ids[i],
+            }
+        };
+
+        // Runs first (the steps' foreign key needs them), then the steps, the messages,
+        // and the ends in message order.
+        if !plan.new_runs.is_empty() {
+            let sink = tx.copy_in(&st.copy_runs).await?;
+            let w = BinaryCopyInWriter::new(
+                sink,
+                &[
+                    Type::INT8,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TIMESTAMPTZ,
+                    Type::INT4,
+                ],
+            );
+            pin_mut!(w);
+            for (run, id) in plan.new_runs.iter().zip(&new_ids) {
+                w.as_mut()
+                    .write(&[id, &batch.source, &run.job_name, &run.start, &TRACKED_PID])
+                    .await?;
+            }
+            w.finish().await?;
+        }
+        if !plan.steps.is_empty() {
+            let sink = tx.copy_in(&st.copy_steps).await?;
+            let w = BinaryCopyInWriter::new(
+                sink,
+                &[
+                    Type::INT8,
+                    Type::TEXT,
+                    Type::TIMESTAMPTZ,
+                    Type::TIMESTAMPTZ,
+                    Type::FLOAT4,
+                    Type::TEXT,
+                    Type::TEXT,
+                ],
+            );
+            pin_mut!(w);
+            let elapsed = 0f32;
+            for s in &plan.steps {
+                let id = job_id(s.run);
+                w.as_mut()
+                    .write(&[
+                        &id, &s.action, &s.at, &s.at, &elapsed, &s.status, &s.message,
+                    ])
+                    .await?;
+            }
+            w.finish().await?;
+        }
+        {
+            let sink = tx.copy_in(&st.copy_messages).await?;
+            let w = BinaryCopyInWriter::new(
+                sink,
+                &[
+                    Type::TEXT,
+                    Type::INT8,
+                    Type::INT8,
+                    Type::TIMESTAMPTZ,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::BYTEA,
+                    Type::TEXT,
+                    Type::INT8,
+                ],
+            );
+            pin_mut!(w);
+            for (m, run) in batch.messages.iter().zip(&plan.message_runs) {
+                let raw = m.raw.as_deref().map(str::as_bytes);
+                let run_id = run.map(job_id);
+                let values: [&(dyn ToSql + Sync); 11] = [
+                    &batch.source,
+                    &batch.generation,
+                    &m.queue_id,
+                    &m.queued_at,
+                    &m.instance,
+                    &m.job,
+                    &m.event,
+                    &m.message,
+                    &raw,
+                    &m.reject_reason,
+                    &run_id,
+                ];
+                w.as_mut().write(&values).await?;
+            }
+            w.finish().await?;
+        }
+        if !plan.ends.is_empty() {
+            let ids: Vec<i64> = plan.ends.iter().map(|e| job_id(e.run)).collect();
+            let times: Vec<DateTime<Utc>> = plan.ends.iter().map(|e| e.at).collect();
+            let codes: Vec<i32> = plan.ends.iter().map(|e| e.code).collect();
+            tx.execute(&st.end_runs, &[&ids, &times, &codes]).await?;
+        }
+
+        let last = batch.messages.last().map(|m| (m.queue_id, m.fingerprint));
+        let (last_id, last_fp) = match last {
+            Some((id, fp)) => (Some(id), Some(fp as i64)),
+            None => (None, None),
+        };
+        let rejected = batch
+            .messages
+            .iter()
+            .filter(|m| m.reject_reason.is_some())
+            .count() as i64;
+        let stored = batch.messages.len() as i64 - rejected;
+        tx.execute(
+            &st.advance_cursor,
+            &[
+                &batch.source,
+                &batch.generation,
+                &last_id,
+                &last_fp,
+                &stored,
+                &rejected,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(new_ids)
+    }
+}
+
+fn cursor_of(generation: i64, last_id: Option<i64>, fingerprint: Option<i64>) -> Cursor {
+    Cursor {
+        generation,
+        last: last_id.zip(fingerprint).map(|(id, fp)| (id, fp as u64)),
+    }
+}
