@@ -225,7 +225,11 @@ pub fn lost_and_duplicated(stored: &[u64], n: u64) -> (u64, u64) {
         }
     }
     let lost = counts.iter().filter(|&&c| c == 0).count() as u64;
-    let dup = counts.iter().map(|&c| u64::from(c.saturating_sub(1))).sum::<u64>() + foreign;
+    let dup = counts
+        .iter()
+        .map(|&c| u64::from(c.saturating_sub(1)))
+        .sum::<u64>()
+        + foreign;
     (lost, dup)
 }
 

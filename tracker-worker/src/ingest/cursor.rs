@@ -6,6 +6,7 @@
 //! stored row's content fingerprint next to its id, and the queue counts as restarted when
 //! - the row with the cursor's id holds something else, or
 //! - it is gone while rows with lower ids exist (ids went below the cursor).
+//!
 //! A restarted queue is read from its start as the next generation. Pure.
 
 use crate::queue::{QueueRow, Window};

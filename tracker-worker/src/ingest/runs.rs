@@ -5,6 +5,7 @@
 //! - the error keyword adds a CRITICAL step and counts against the run;
 //! - the end keyword adds an OK step and ends the run: OK, or CRITICAL when it had errors;
 //! - any other event adds a step with the event as its status.
+//!
 //! A message other than a start for a job with no open run opens one at its time, with a
 //! WARNING step saying that no start message was received. Every message is a step, so the
 //! producer's text is in job_detail. Keywords match case-insensitively.
