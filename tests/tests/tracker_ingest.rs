@@ -187,3 +187,42 @@ fn a_recreated_queue_file_is_read_from_its_start() {
     let (lost, dup) = lost_and_duplicated(&stored_numbers(&mut c, "keep"), 650);
     assert_eq!((lost, dup), (0, 0), "lost, duplicated");
 }
+
+#[test]
+fn the_tracker_works_as_a_role_with_only_the_documented_grants() {
+    let db = TestDb::new("ingest_role");
+    let role = db.create_role("tracker", "");
+    db.connect()
+        .batch_execute(&format!(
+            "GRANT USAGE ON SCHEMA jobmon TO \"{role}\";
+             GRANT SELECT, INSERT, UPDATE ON jobmon.job_log, jobmon.job_detail,
+                   jobmon.tracker_source, jobmon.tracker_message TO \"{role}\";
+             GRANT SELECT ON jobmon.job_status_text TO \"{role}\";
+             GRANT USAGE ON SEQUENCE jobmon.job_log_job_id_seq, jobmon.job_detail_step_id_seq TO \"{role}\";"
+        ))
+        .unwrap();
+    let dir = tempdir();
+    let queue = dir.path().join("queue.sqlite");
+    // 11 runs; runs 3 and 10 fail. The job_log trigger (fired by the tracker's updates)
+    // must record the last one, after OK runs cleared the first.
+    fill_queue(&queue, 0, 44, 1);
+    let config = write_config(
+        dir.path(),
+        &db,
+        &[SourceSpec::local("dwh1", &queue, true)],
+        "1s",
+        1000,
+        "5s",
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    let superuser = format!("user = \"{}\"", jobmon_tests::cluster().superuser);
+    std::fs::write(&config, text.replace(&superuser, &format!("user = \"{role}\""))).unwrap();
+    assert_ok(&run_once(BIN, &config));
+    let mut c = db.connect();
+    assert_eq!(message_count(&mut c, "dwh1"), 44);
+    let failed: i64 = c
+        .query_one("SELECT count(*) FROM jobmon.job_check_log", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(failed, 1, "only run 10's failure is consecutive");
+}
