@@ -1,15 +1,22 @@
 //! Five-field cron expressions (`minute hour day-of-month month day-of-week`) for jobs whose
 //! start times are not one fixed time every day, e.g. `30 2 * * 1-5` (02:30 on weekdays).
-//! Parsed into bit sets once, so the rule engine only tests membership.
+//! Parsed into bit sets once, so the rule engine only tests membership and walks days.
+//!
+//! Firings are local wall-clock minutes in a zone; [`place_local`] says which instants a
+//! local minute stands for when a DST change makes it exist twice or not at all.
 
-use chrono::{Datelike, NaiveDateTime, Timelike};
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone,
+    Timelike, Utc,
+};
 use std::fmt;
 
 pub const CRON_EXPECTED: &str =
     "a cron expression with five fields \"minute hour day-of-month month day-of-week\", e.g. \"30 2 * * 1-5\"";
 
 /// A parsed cron expression. Semantics as in Vixie cron: when both day-of-month and
-/// day-of-week are restricted, a day matches if either does.
+/// day-of-week are restricted (neither starts with `*`), a day matches if either does;
+/// otherwise it must match both (so `*/2` in day-of-month still means every other day).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CronExpr {
     text: String,
@@ -47,6 +54,24 @@ impl CronExpr {
         // 7 is Sunday too; fold it onto 0.
         let dow = field(4, "day-of-week", 0, 7, &DAYS)?;
         let dow = (dow | (dow >> 7)) & 0x7f;
+        let dom_restricted = !fields[2].starts_with('*');
+        let dow_restricted = !fields[4].starts_with('*');
+        // With the day of week unrestricted, a day of month no month has (Feb 30, Apr 31)
+        // would make a job that is never due and never late: refuse it.
+        let some_day_exists = (1..=12u32).any(|m| {
+            let days_in_month = match m {
+                2 => 29,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            months & (1 << m) != 0 && (dom >> 1) & ((1u64 << days_in_month) - 1) != 0
+        });
+        let day_of_month_required = !(dom_restricted && dow_restricted);
+        if day_of_month_required && !some_day_exists {
+            return Err(format!(
+                "`{text}` never fires: no selected month has the selected days of month"
+            ));
+        }
         Ok(CronExpr {
             text: fields.join(" "),
             minutes,
@@ -54,8 +79,8 @@ impl CronExpr {
             days_of_month: (dom >> 1) as u32,
             months: (months >> 1) as u16,
             days_of_week: dow as u8,
-            dom_restricted: !fields[2].starts_with('*'),
-            dow_restricted: !fields[4].starts_with('*'),
+            dom_restricted,
+            dow_restricted,
         })
     }
 
@@ -65,23 +90,211 @@ impl CronExpr {
 
     /// Whether the expression fires at this (local) minute.
     pub fn matches(&self, t: NaiveDateTime) -> bool {
-        let bit = |set: u64, i: u32| set & (1u64 << i) != 0;
-        let dom = bit(u64::from(self.days_of_month), t.day() - 1);
-        let dow = bit(
-            u64::from(self.days_of_week),
-            t.weekday().num_days_from_sunday(),
-        );
-        let day = match (self.dom_restricted, self.dow_restricted) {
-            (true, true) => dom || dow,
-            (true, false) => dom,
-            (false, true) => dow,
-            (false, false) => true,
-        };
         bit(self.minutes, t.minute())
             && bit(u64::from(self.hours), t.hour())
-            && bit(u64::from(self.months), t.month() - 1)
-            && day
+            && self.day_matches(t.date())
     }
+
+    fn day_matches(&self, d: NaiveDate) -> bool {
+        if !bit(u64::from(self.months), d.month0()) {
+            return false;
+        }
+        let dom = bit(u64::from(self.days_of_month), d.day0());
+        let dow = bit(
+            u64::from(self.days_of_week),
+            d.weekday().num_days_from_sunday(),
+        );
+        if self.dom_restricted && self.dow_restricted {
+            dom || dow
+        } else {
+            dom && dow
+        }
+    }
+
+    /// The latest local minute at or before `t` at which the expression fires.
+    pub fn prev_local(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        let mut date = t.date();
+        let (mut last_hour, mut last_minute) = (t.hour(), t.minute());
+        for _ in 0..SEARCH_DAYS {
+            if self.day_matches(date) {
+                let mut hours = u64::from(self.hours) & up_to(last_hour);
+                while hours != 0 {
+                    let h = 63 - hours.leading_zeros();
+                    let limit = if h == last_hour { last_minute } else { 59 };
+                    let minutes = self.minutes & up_to(limit);
+                    if minutes != 0 {
+                        return date.and_hms_opt(h, 63 - minutes.leading_zeros(), 0);
+                    }
+                    hours &= !(1 << h);
+                }
+            }
+            date = date.pred_opt()?;
+            (last_hour, last_minute) = (23, 59);
+        }
+        None
+    }
+
+    /// The earliest local minute at or after `t` (rounded up to a whole minute) at which
+    /// the expression fires.
+    pub fn next_local(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        let t = if t.second() > 0 || t.nanosecond() > 0 {
+            t.with_second(0)?.with_nanosecond(0)? + TimeDelta::minutes(1)
+        } else {
+            t
+        };
+        let mut date = t.date();
+        let (mut first_hour, mut first_minute) = (t.hour(), t.minute());
+        for _ in 0..SEARCH_DAYS {
+            if self.day_matches(date) {
+                let mut hours = u64::from(self.hours) & from(first_hour);
+                while hours != 0 {
+                    let h = hours.trailing_zeros();
+                    let start = if h == first_hour { first_minute } else { 0 };
+                    let minutes = self.minutes & from(start);
+                    if minutes != 0 {
+                        return date.and_hms_opt(h, minutes.trailing_zeros(), 0);
+                    }
+                    hours &= !(1 << h);
+                }
+            }
+            date = date.succ_opt()?;
+            (first_hour, first_minute) = (0, 0);
+        }
+        None
+    }
+
+    /// The firing before `t`: the latest one (in local order) whose [`Fire::latest`]
+    /// instant lies strictly before `t`. `None` if it never fired in the last eight years.
+    pub fn prev_fire<Z: TimeZone>(&self, zone: &Z, t: DateTime<Utc>) -> Option<Fire> {
+        // A local minute later than t's own local time always lies after t (its latest
+        // instant is taken after any fall-back), so the walk starts there.
+        let mut cursor = t.with_timezone(zone).naive_local();
+        for _ in 0..MAX_STEPS {
+            let local = self.prev_local(cursor)?;
+            let fire = place_local(zone, local);
+            if fire.latest < t {
+                return Some(fire);
+            }
+            cursor = local - TimeDelta::minutes(1);
+        }
+        None
+    }
+
+    /// The firing at or after `t`: the first one (in local order) whose [`Fire::latest`]
+    /// instant is not before `t`.
+    pub fn next_fire<Z: TimeZone>(&self, zone: &Z, t: DateTime<Utc>) -> Option<Fire> {
+        let local = t.with_timezone(zone).naive_local();
+        // Near an offset change an earlier local minute can still lie after t (the
+        // repeated hour); start far enough back to see it.
+        let offset = |u: DateTime<Utc>| zone.offset_from_utc_datetime(&u.naive_utc()).fix();
+        let margin = TimeDelta::hours(3);
+        // Zones change offset at most once within hours, so equal offsets on both sides
+        // mean none in between.
+        let steady = offset(t - margin) == offset(t + margin);
+        let mut cursor = if steady { local } else { local - margin };
+        for _ in 0..MAX_STEPS {
+            let local = self.next_local(cursor)?;
+            let fire = place_local(zone, local);
+            if fire.latest >= t {
+                return Some(fire);
+            }
+            cursor = local + TimeDelta::minutes(1);
+        }
+        None
+    }
+}
+
+/// How far the searches look: the rarest expression that passes [`CronExpr::parse`]
+/// fires on 29 February, which can be eight years apart (2096 to 2104).
+const SEARCH_DAYS: u32 = 8 * 366 + 1;
+/// Candidate minutes tried per search; only DST changes need more than a couple.
+const MAX_STEPS: u32 = 2 * 24 * 60;
+
+fn bit(set: u64, i: u32) -> bool {
+    set & (1u64 << i) != 0
+}
+
+/// Bits 0..=n.
+fn up_to(n: u32) -> u64 {
+    if n >= 63 {
+        u64::MAX
+    } else {
+        (1u64 << (n + 1)) - 1
+    }
+}
+
+/// Bits n..=63.
+fn from(n: u32) -> u64 {
+    !((1u64 << n) - 1)
+}
+
+/// A local time of day placed on the time line: the instants it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fire {
+    /// The wall-clock time, as configured.
+    pub local: NaiveDateTime,
+    /// The first instant it can mean: a start at or after it (less the grace period)
+    /// counts as the start for this firing.
+    pub earliest: DateTime<Utc>,
+    /// The last instant it can mean: deadlines are counted from here.
+    pub latest: DateTime<Utc>,
+}
+
+/// Places a local wall-clock time in `zone`, defining the DST cases so that whichever
+/// reading a job's own scheduler takes, the job is neither early nor late:
+///
+/// * a time that exists once: both instants are that time;
+/// * a time that exists twice (autumn, 02:30 in Europe/Berlin on 2026-10-25): `earliest`
+///   is its first occurrence (02:30 CEST = 00:30 UTC), `latest` its second (02:30 CET =
+///   01:30 UTC);
+/// * a time that does not exist (spring, 02:30 in Europe/Berlin on 2026-03-29): `earliest`
+///   is the end of the gap (03:00 CEST = 01:00 UTC, when cron runs skipped jobs), `latest`
+///   the time read with the offset before the change (02:30 CET = 03:30 CEST = 01:30 UTC,
+///   the time shifted by the length of the gap).
+pub fn place_local<Z: TimeZone>(zone: &Z, local: NaiveDateTime) -> Fire {
+    let utc = |t: DateTime<Z>| t.with_timezone(&Utc);
+    let (earliest, latest) = match zone.from_local_datetime(&local) {
+        LocalResult::Single(t) => (utc(t.clone()), utc(t)),
+        LocalResult::Ambiguous(a, b) => {
+            let (a, b) = (utc(a), utc(b));
+            (a.min(b), a.max(b))
+        }
+        LocalResult::None => gap(zone, local),
+    };
+    Fire {
+        local,
+        earliest,
+        latest,
+    }
+}
+
+/// The two readings of a local time inside a gap: the instant the gap ends, and the time
+/// read with the offset in force before the gap.
+fn gap<Z: TimeZone>(zone: &Z, local: NaiveDateTime) -> (DateTime<Utc>, DateTime<Utc>) {
+    let offset_at = |t: NaiveDateTime| {
+        TimeDelta::seconds(i64::from(
+            zone.offset_from_utc_datetime(&t).fix().local_minus_utc(),
+        ))
+    };
+    let day = TimeDelta::days(1);
+    let (before, after) = (offset_at(local - day), offset_at(local + day));
+    let as_utc = |t: NaiveDateTime| Utc.from_utc_datetime(&t);
+    let latest = as_utc(local - before);
+    if after <= before {
+        // Not a simple forward jump (the zone's data is odd here): one reading only.
+        return (latest, latest);
+    }
+    // Bisect for the change of offset between the two readings, to the second.
+    let (mut lo, mut hi) = (local - after, local - before);
+    while hi - lo > TimeDelta::seconds(1) {
+        let mid = lo + (hi - lo) / 2;
+        if offset_at(mid) == before {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (as_utc(hi), latest)
 }
 
 impl fmt::Display for CronExpr {
@@ -139,7 +352,6 @@ fn parse_field(field: &str, min: u32, max: u32, names: &[&str]) -> Result<u64, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(y, mo, d)
@@ -190,6 +402,143 @@ mod tests {
             let err = CronExpr::parse(text).unwrap_err();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_step_in_day_of_month_is_honoured_and_impossible_days_refused() {
+        let c = CronExpr::parse("0 0 */2 * *").unwrap();
+        assert!(c.matches(at(2026, 5, 1, 0, 0)));
+        assert!(!c.matches(at(2026, 5, 2, 0, 0)));
+        for never in ["0 0 30 2 *", "0 0 31 4,6,9,11 *"] {
+            let err = CronExpr::parse(never).unwrap_err();
+            assert!(err.contains("never fires"), "{never}: {err}");
+        }
+        // Either field may match when both are restricted, so this one fires on Mondays.
+        assert!(CronExpr::parse("0 0 30 2 mon").is_ok());
+        assert!(CronExpr::parse("0 0 29 2 *").is_ok());
+    }
+
+    #[test]
+    fn previous_and_next_local_minutes() {
+        let c = CronExpr::parse("30 2 * * 1-5").unwrap();
+        // Saturday 2026-11-21 10:00: the last firing was Friday 02:30, the next Monday's.
+        let sat = at(2026, 11, 21, 10, 0);
+        assert_eq!(c.prev_local(sat), Some(at(2026, 11, 20, 2, 30)));
+        assert_eq!(c.next_local(sat), Some(at(2026, 11, 23, 2, 30)));
+        // Both searches include the minute itself; next rounds seconds up.
+        let fri = at(2026, 11, 20, 2, 30);
+        assert_eq!(c.prev_local(fri), Some(fri));
+        assert_eq!(c.next_local(fri), Some(fri));
+        let just_after = fri + TimeDelta::seconds(1);
+        assert_eq!(c.next_local(just_after), Some(at(2026, 11, 23, 2, 30)));
+        let every = CronExpr::parse("*/15 * * * *").unwrap();
+        assert_eq!(
+            every.prev_local(at(2026, 1, 1, 0, 14)),
+            Some(at(2026, 1, 1, 0, 0))
+        );
+        assert_eq!(
+            every.prev_local(at(2026, 1, 1, 0, 0) - TimeDelta::minutes(1)),
+            Some(at(2025, 12, 31, 23, 45))
+        );
+        let leap = CronExpr::parse("0 12 29 2 *").unwrap();
+        assert_eq!(
+            leap.next_local(at(2097, 1, 1, 0, 0)),
+            Some(at(2104, 2, 29, 12, 0))
+        );
+        assert_eq!(
+            leap.prev_local(at(2104, 1, 1, 0, 0)),
+            Some(at(2096, 2, 29, 12, 0))
+        );
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.from_utc_datetime(&at(y, mo, d, h, mi))
+    }
+
+    #[test]
+    fn local_times_on_both_dst_change_days_in_berlin() {
+        let berlin = chrono_tz::Europe::Berlin;
+        let cases = [
+            // (local time, earliest, latest)
+            (
+                at(2026, 3, 28, 2, 30),
+                utc(2026, 3, 28, 1, 30),
+                utc(2026, 3, 28, 1, 30),
+            ),
+            // spring gap 02:00-03:00: from the end of the gap to 02:30 read as CET
+            (
+                at(2026, 3, 29, 2, 30),
+                utc(2026, 3, 29, 1, 0),
+                utc(2026, 3, 29, 1, 30),
+            ),
+            (
+                at(2026, 3, 29, 2, 0),
+                utc(2026, 3, 29, 1, 0),
+                utc(2026, 3, 29, 1, 0),
+            ),
+            (
+                at(2026, 3, 29, 3, 0),
+                utc(2026, 3, 29, 1, 0),
+                utc(2026, 3, 29, 1, 0),
+            ),
+            (
+                at(2026, 3, 29, 1, 59),
+                utc(2026, 3, 29, 0, 59),
+                utc(2026, 3, 29, 0, 59),
+            ),
+            // autumn overlap 02:00-03:00: first as CEST, then as CET
+            (
+                at(2026, 10, 25, 2, 30),
+                utc(2026, 10, 25, 0, 30),
+                utc(2026, 10, 25, 1, 30),
+            ),
+            (
+                at(2026, 10, 25, 3, 0),
+                utc(2026, 10, 25, 2, 0),
+                utc(2026, 10, 25, 2, 0),
+            ),
+            (
+                at(2026, 10, 25, 1, 59),
+                utc(2026, 10, 24, 23, 59),
+                utc(2026, 10, 24, 23, 59),
+            ),
+        ];
+        for (local, earliest, latest) in cases {
+            let f = place_local(&berlin, local);
+            assert_eq!((f.earliest, f.latest), (earliest, latest), "{local}");
+        }
+    }
+
+    #[test]
+    fn fires_in_a_zone_across_dst() {
+        let berlin = chrono_tz::Europe::Berlin;
+        let daily = CronExpr::parse("30 2 * * *").unwrap();
+        // Spring: the 02:30 of 2026-03-29 lasts until 01:30 UTC.
+        let f = daily.prev_fire(&berlin, utc(2026, 3, 29, 1, 31)).unwrap();
+        assert_eq!(f.local, at(2026, 3, 29, 2, 30));
+        let f = daily.prev_fire(&berlin, utc(2026, 3, 29, 1, 30)).unwrap();
+        assert_eq!(f.local, at(2026, 3, 28, 2, 30), "strictly before");
+        let f = daily.next_fire(&berlin, utc(2026, 3, 29, 1, 30)).unwrap();
+        assert_eq!(f.local, at(2026, 3, 29, 2, 30));
+        // Autumn: the first 02:30 (00:30 UTC) has passed, but the firing still lies ahead.
+        let f = daily.next_fire(&berlin, utc(2026, 10, 25, 1, 0)).unwrap();
+        assert_eq!(
+            (f.local, f.earliest),
+            (at(2026, 10, 25, 2, 30), utc(2026, 10, 25, 0, 30))
+        );
+        let f = daily.prev_fire(&berlin, utc(2026, 10, 25, 1, 0)).unwrap();
+        assert_eq!(f.local, at(2026, 10, 24, 2, 30));
+        let quarter = CronExpr::parse("*/15 * * * *").unwrap();
+        let f = quarter
+            .next_fire(&berlin, utc(2026, 10, 25, 0, 50))
+            .unwrap();
+        assert_eq!(
+            f.local,
+            at(2026, 10, 25, 2, 0),
+            "the repeated 02:00 is still ahead"
+        );
+        let f = quarter.prev_fire(&berlin, utc(2026, 6, 1, 10, 7)).unwrap();
+        assert_eq!(f.latest, utc(2026, 6, 1, 10, 0));
     }
 
     impl CronExpr {

@@ -56,6 +56,7 @@ pub fn to_toml(config: &Config, notes: &[String]) -> String {
         let _ = writeln!(out, "quiet_window = {}", window(w));
     }
     let _ = writeln!(out, "source_timeout = {}", duration(g.source_timeout));
+    let _ = writeln!(out, "stale_after = {}", duration(g.stale_after));
     let _ = writeln!(out, "read_batch_size = {}", g.read_batch_size);
     let _ = writeln!(out, "log_level = {}", quote(g.log_level.as_str()));
     if let Some(f) = &g.log_file {
@@ -74,6 +75,10 @@ pub fn to_toml(config: &Config, notes: &[String]) -> String {
         let _ = writeln!(out, "spool_file = {}", path(f));
     }
     let _ = writeln!(out, "service_prefix = {}", quote(&o.service_prefix));
+    let _ = writeln!(out, "service_name = {}", quote(o.service_name.as_str()));
+    if let Some(f) = &o.prometheus_file {
+        let _ = writeln!(out, "prometheus_file = {}", path(f));
+    }
 
     for s in &config.sources {
         source(&mut out, s);

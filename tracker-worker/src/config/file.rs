@@ -4,7 +4,7 @@
 use super::cron::{CronExpr, CRON_EXPECTED};
 use super::types::{
     de_duration, de_opt_duration, de_opt_time_zone, HostKeyPolicy, LogLevel, QuietWindow, Reader,
-    StrVisitor, TimeOfDay,
+    ServiceTemplate, StrVisitor, TimeOfDay,
 };
 use super::validate::{check_model, conninfo_has_password, from_serde, TOML_KEYS};
 use super::{
@@ -45,6 +45,8 @@ struct RawGlobal {
     quiet_window: Option<RawWindow>,
     #[serde(default, deserialize_with = "de_opt_duration")]
     source_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    stale_after: Option<Duration>,
     read_batch_size: Option<u32>,
     log_level: Option<LogLevel>,
     log_file: Option<PathBuf>,
@@ -85,6 +87,8 @@ struct RawOutput {
     state_dir: Option<PathBuf>,
     spool_file: Option<PathBuf>,
     service_prefix: Option<String>,
+    service_name: Option<ServiceTemplate>,
+    prometheus_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -206,9 +210,12 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
     let g = raw.global;
     positive(g.poll_interval, "global.poll_interval", problems);
     positive(g.source_timeout, "global.source_timeout", problems);
+    positive(g.stale_after, "global.stale_after", problems);
     if g.read_batch_size == Some(0) {
         problems.push(Problem::new("global.read_batch_size", "expected 1 or more"));
     }
+    let poll_interval = g.poll_interval.unwrap_or(defaults::POLL_INTERVAL);
+    let source_timeout = g.source_timeout.unwrap_or(defaults::SOURCE_TIMEOUT);
     let global = Global {
         start_keyword: g
             .start_keyword
@@ -220,12 +227,15 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
             .end_keyword
             .unwrap_or_else(|| defaults::END_KEYWORD.into()),
         time_zone: g.time_zone,
-        poll_interval: g.poll_interval.unwrap_or(defaults::POLL_INTERVAL),
+        poll_interval,
         message_grace_period: g
             .message_grace_period
             .unwrap_or(defaults::MESSAGE_GRACE_PERIOD),
         quiet_window: window(g.quiet_window, "global.quiet_window", problems),
-        source_timeout: g.source_timeout.unwrap_or(defaults::SOURCE_TIMEOUT),
+        source_timeout,
+        stale_after: g
+            .stale_after
+            .unwrap_or_else(|| defaults::stale_after(poll_interval, source_timeout)),
         read_batch_size: g.read_batch_size.unwrap_or(defaults::READ_BATCH_SIZE),
         log_level: g.log_level.unwrap_or_default(),
         log_file: g.log_file,
@@ -272,6 +282,8 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
         state_dir: raw.output.state_dir,
         spool_file: raw.output.spool_file,
         service_prefix: raw.output.service_prefix.unwrap_or_default(),
+        service_name: raw.output.service_name.unwrap_or_default(),
+        prometheus_file: raw.output.prometheus_file,
     };
 
     let sources = raw

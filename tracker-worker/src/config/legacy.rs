@@ -14,7 +14,9 @@
 //!
 //! Values of `""` (the old files set unused time keys to empty strings) count as absent.
 
-use super::types::{parse_legacy_duration, LogLevel, QuietWindow, Reader, TimeOfDay};
+use super::types::{
+    parse_legacy_duration, LogLevel, QuietWindow, Reader, ServiceTemplate, TimeOfDay,
+};
 use super::validate::{check_model, from_serde, KeyNames};
 use super::{
     defaults, Config, Database, Global, HostKeyPolicy, Job, Output, Problem, Schedule, Source,
@@ -112,6 +114,8 @@ const LEGACY_KEYS: KeyNames = KeyNames {
         "global_config[0].jobs_error_keyword",
         "global_config[0].jobs_end_keyword",
     ],
+    stale_after: "global_config[0].controller_interval_in_sec",
+    service_name: "global_config[0].monitoring_servicename_prefix_without_spaces",
     source_field: |i, field| match field {
         "queue" => format!("source_hosts[{i}].message_queue"),
         _ => format!("source_hosts[{i}].hostname"),
@@ -334,6 +338,7 @@ fn convert(file: LegacyFile, problems: &mut Vec<Problem>, notes: &mut Vec<String
             Some(v) => problems.push(Problem::new(key("monitoring_backend_based_on_event_or_status"), format!("unknown backend `{v}`; expected \"status\" or \"event\""))),
         }
     }
+    global.stale_after = defaults::stale_after(global.poll_interval, global.source_timeout);
     notes.push("the old tool used local time; set global.time_zone (e.g. \"Europe/Berlin\") to make daily start times independent of the tracker host".into());
 
     let sources: Vec<Source> = file.source_hosts.iter().map(|h| host(h, notes)).collect();
@@ -341,18 +346,46 @@ fn convert(file: LegacyFile, problems: &mut Vec<Problem>, notes: &mut Vec<String
         notes.push("the old tool ran ssh with StrictHostKeyChecking=no; host keys are now checked (host_key_policy = \"strict\"): add each host to known_hosts, verified, before starting".into());
         notes.push("the old tool read and deleted messages in one step; now they are deleted only after they are stored (delete_after_commit = true)".into());
     }
-    let jobs = file
+    let jobs: Vec<Job> = file
         .jobs
         .iter()
         .enumerate()
         .map(|(i, j)| job(i, j, problems))
         .collect();
+    output.service_name = legacy_service_names(&jobs, notes);
     Config {
         global,
         database: Database::default(),
         output,
         sources,
         jobs,
+    }
+}
+
+/// The old tool named each service `<prefix><job in lower case>`; keeping that keeps the
+/// Checkmk services (and their history) across the switch, unless two environments of one
+/// job would then share a service, which the old tool silently allowed.
+fn legacy_service_names(jobs: &[Job], notes: &mut Vec<String>) -> ServiceTemplate {
+    let mut seen = std::collections::HashSet::new();
+    let clash = jobs.iter().find(|j| !seen.insert(j.name.to_lowercase()));
+    match (clash, ServiceTemplate::parse(ServiceTemplate::LEGACY)) {
+        (None, Ok(legacy)) => {
+            notes.push(format!(
+                "output.service_name = \"{}\" keeps the old tool's Checkmk service names; the default \"{}\" adds the environment",
+                ServiceTemplate::LEGACY,
+                ServiceTemplate::DEFAULT
+            ));
+            legacy
+        }
+        (Some(j), _) => {
+            notes.push(format!(
+                "job {} runs in several environments, which shared one Checkmk service in the old tool; services are now named \"{}\" (one per environment): rediscover the services in Checkmk",
+                j.name,
+                ServiceTemplate::DEFAULT
+            ));
+            ServiceTemplate::default()
+        }
+        (None, Err(_)) => ServiceTemplate::default(),
     }
 }
 

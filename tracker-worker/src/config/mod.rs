@@ -14,10 +14,12 @@ mod types;
 mod validate;
 
 pub use cron::CronExpr;
+pub use cron::{place_local, Fire};
 pub use emit::to_toml;
-pub use summary::{summary, warnings};
+pub use summary::{spool_age, summary, warnings};
 pub use types::{
-    format_duration, parse_duration, HostKeyPolicy, LogLevel, QuietWindow, Reader, TimeOfDay,
+    format_duration, parse_duration, HostKeyPolicy, LogLevel, QuietWindow, Reader, ServiceTemplate,
+    TimeOfDay,
 };
 
 use std::fmt;
@@ -40,6 +42,19 @@ pub mod defaults {
     pub const READ_BATCH_SIZE: u32 = 1000;
     pub const SSH_PORT: u16 = 22;
     pub const MAX_ERRORS_BEFORE_ALERTING: u32 = 1;
+    /// Lower bound of the default staleness bound: a few missed polls are no reason to
+    /// call every job UNKNOWN.
+    pub const STALE_AFTER_MIN: Duration = Duration::from_secs(300);
+
+    /// `global.stale_after` when unset: five minutes, or three polls plus one source
+    /// timeout when polling is slower, so one slow or failed poll never makes data stale.
+    pub fn stale_after(poll_interval: Duration, source_timeout: Duration) -> Duration {
+        STALE_AFTER_MIN.max(
+            poll_interval
+                .saturating_mul(3)
+                .saturating_add(source_timeout),
+        )
+    }
 }
 
 /// The whole validated configuration.
@@ -65,6 +80,8 @@ pub struct Global {
     /// Cyclic jobs raise no timeout or missed-cycle alarm inside this window.
     pub quiet_window: Option<QuietWindow>,
     pub source_timeout: Duration,
+    /// A job is UNKNOWN when its source has not been read successfully for this long.
+    pub stale_after: Duration,
     pub read_batch_size: u32,
     pub log_level: LogLevel,
     pub log_file: Option<PathBuf>,
@@ -81,6 +98,7 @@ impl Default for Global {
             message_grace_period: defaults::MESSAGE_GRACE_PERIOD,
             quiet_window: None,
             source_timeout: defaults::SOURCE_TIMEOUT,
+            stale_after: defaults::stale_after(defaults::POLL_INTERVAL, defaults::SOURCE_TIMEOUT),
             read_batch_size: defaults::READ_BATCH_SIZE,
             log_level: LogLevel::default(),
             log_file: None,
@@ -106,10 +124,15 @@ pub struct Database {
 pub struct Output {
     /// Directory of per-job `*.state` files (the old Checkmk local check cats them).
     pub state_dir: Option<PathBuf>,
-    /// Checkmk spool file with all jobs' local-check lines.
+    /// Checkmk spool file with all jobs' local-check lines; its name should start with
+    /// the age in seconds after which Checkmk ignores it (`600_jobmon.txt`).
     pub spool_file: Option<PathBuf>,
     /// Prefix of Checkmk service names (the old `monitoring_servicename_prefix_without_spaces`).
     pub service_prefix: String,
+    /// Pattern of each job's Checkmk service name.
+    pub service_name: ServiceTemplate,
+    /// Prometheus text file for node_exporter's textfile collector (`*.prom`).
+    pub prometheus_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -42,6 +42,11 @@ pub fn summary(config: &Config) -> String {
     );
     let _ = writeln!(
         out,
+        "  jobs are UNKNOWN when their source has not been read for {}",
+        d(g.stale_after)
+    );
+    let _ = writeln!(
+        out,
         "  quiet window for cyclic jobs: {}",
         g.quiet_window.map_or("none".to_owned(), |w| w.to_string())
     );
@@ -90,6 +95,16 @@ pub fn summary(config: &Config) -> String {
     let _ = writeln!(out, "  state files: {}", opt_path(&o.state_dir));
     let _ = writeln!(out, "  spool file: {}", opt_path(&o.spool_file));
     let _ = writeln!(out, "  service name prefix: {:?}", o.service_prefix);
+    let _ = writeln!(
+        out,
+        "  service names: {} (e.g. {:?})",
+        o.service_name,
+        config.jobs.first().map_or_else(
+            || o.service_name.render(&o.service_prefix, "JOB", "ENV"),
+            |j| o.service_name.render(&o.service_prefix, &j.name, &j.env)
+        )
+    );
+    let _ = writeln!(out, "  Prometheus file: {}", opt_path(&o.prometheus_file));
 
     let _ = writeln!(out, "sources ({}):", config.sources.len());
     for s in &config.sources {
@@ -148,7 +163,7 @@ pub fn summary(config: &Config) -> String {
         };
         let _ = writeln!(
             out,
-            "  {}__{} (from {}): {schedule}; timeout {}; alert after {} error(s){}{}",
+            "  {}__{} (from {}): {schedule}; timeout {}; alert after {} error(s){}{}; service {:?}",
             j.name.to_uppercase(),
             j.env.to_uppercase(),
             j.source.as_deref().unwrap_or("any source"),
@@ -158,6 +173,7 @@ pub fn summary(config: &Config) -> String {
                 .map_or(String::new(), |m| format!("; minimum run time {}", d(m))),
             j.quiet_window
                 .map_or(String::new(), |w| format!("; own quiet window {w}")),
+            o.service_name.render(&o.service_prefix, &j.name, &j.env),
         );
     }
     out
@@ -192,6 +208,29 @@ pub fn warnings(config: &Config) -> Vec<String> {
             }
         }
     }
+    let o = &config.output;
+    if let Some(spool) = &o.spool_file {
+        let name = spool.file_name().map(|n| n.to_string_lossy().into_owned());
+        match name.as_deref().and_then(spool_age) {
+            None => out.push(format!(
+                "output.spool_file: {} does not start with an age in seconds (e.g. 600_jobmon.txt); Checkmk would keep showing its last contents if the tracker stopped",
+                spool.display()
+            )),
+            Some(age) if u128::from(age) * 1000 <= config.global.poll_interval.as_millis() => out.push(format!(
+                "output.spool_file: its age limit {age} s is not longer than poll_interval ({}); Checkmk would ignore it between two writes",
+                d(config.global.poll_interval)
+            )),
+            Some(_) => {}
+        }
+    }
+    if let Some(f) = &o.prometheus_file {
+        if f.extension().and_then(|e| e.to_str()) != Some("prom") {
+            out.push(format!(
+                "output.prometheus_file: {} does not end in .prom; node_exporter's textfile collector reads only *.prom files",
+                f.display()
+            ));
+        }
+    }
     if let Some(f) = config
         .database
         .password_file
@@ -204,4 +243,11 @@ pub fn warnings(config: &Config) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The age limit a Checkmk spool file name starts with (`600_jobmon.txt`: 600 s); the
+/// agent takes the leading digits of the name, whatever follows them.
+pub fn spool_age(file_name: &str) -> Option<u64> {
+    let digits = file_name.bytes().take_while(u8::is_ascii_digit).count();
+    file_name[..digits].parse().ok()
 }

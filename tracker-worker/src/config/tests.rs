@@ -78,6 +78,90 @@ fn the_shipped_example_loads_with_every_key() {
     );
     assert_eq!(c.jobs[1].max_errors_before_alerting, 3);
     assert_eq!(c.jobs[1].source, None);
+    assert_eq!(c.global.stale_after, Duration::from_secs(300));
+    assert_eq!(c.output.service_name.as_str(), "{prefix}{job}_{env}");
+    assert_eq!(
+        c.output.prometheus_file.as_deref(),
+        Some(Path::new("/var/lib/prometheus/node-exporter/jobmon.prom"))
+    );
+    let output_warnings: Vec<String> = warnings(&c)
+        .into_iter()
+        .filter(|w| w.starts_with("output."))
+        .collect();
+    assert!(output_warnings.is_empty(), "{output_warnings:?}");
+}
+
+#[test]
+fn staleness_bound_defaults_to_the_poll_rhythm() {
+    let c = toml(MINIMAL).unwrap();
+    assert_eq!(c.global.stale_after, Duration::from_secs(300));
+    let slow = toml(&format!(
+        "[global]\npoll_interval = \"5m\"\nsource_timeout = \"1m\"\n{MINIMAL}"
+    ))
+    .unwrap();
+    assert_eq!(slow.global.stale_after, Duration::from_secs(16 * 60));
+    assert_eq!(toml(&to_toml(&slow, &[])).unwrap(), slow);
+    let (p, _) = problem(&format!("[global]\nstale_after = \"10s\"\n{MINIMAL}"));
+    assert_eq!(p.key, "global.stale_after");
+    assert!(
+        p.message.contains("longer than poll_interval (10s)"),
+        "{}",
+        p.message
+    );
+    let (p, _) = problem(&format!("[global]\nstale_after = \"0s\"\n{MINIMAL}"));
+    assert_eq!(p.key, "global.stale_after");
+}
+
+#[test]
+fn service_names_come_from_a_checked_template() {
+    let two_envs = format!(
+        "{MINIMAL}\n[[jobs]]\nname = \"J\"\nenv = \"Q\"\ncyclic = {{ interval = \"5m\" }}\n"
+    );
+    let c = toml(&format!(
+        "[output]\nservice_name = \"jobs/{{env_lower}}/{{job}}\"\n{two_envs}"
+    ))
+    .unwrap();
+    assert_eq!(c.output.service_name.render("", "J", "Q"), "jobs/q/J");
+    assert_eq!(toml(&to_toml(&c, &[])).unwrap(), c);
+    let (p, _) = problem(&format!(
+        "[output]\nservice_name = \"{{prefix}}{{job}}\"\n{two_envs}"
+    ));
+    assert_eq!(p.key, "output.service_name");
+    assert!(
+        p.message
+            .contains("jobs[0] and jobs[1] get the same Checkmk service name `J`"),
+        "{}",
+        p.message
+    );
+    let (p, _) = problem(&format!(
+        "[output]\nservice_name = \"{{prefix}}{{jbo}}\"\n{MINIMAL}"
+    ));
+    assert_eq!(p.key, "output.service_name");
+    assert!(
+        p.message.contains("unknown placeholder `{jbo}`"),
+        "{}",
+        p.message
+    );
+}
+
+#[test]
+fn risky_output_paths_are_warned_about() {
+    let c = toml(&format!(
+        "[output]\nspool_file = \"/var/lib/check_mk_agent/spool/jobmon.txt\"\nprometheus_file = \"/tmp/jobmon.txt\"\n{MINIMAL}"
+    ))
+    .unwrap();
+    let w = warnings(&c).join("\n");
+    assert!(w.contains("does not start with an age in seconds"), "{w}");
+    assert!(w.contains("does not end in .prom"), "{w}");
+    let c = toml(&format!(
+        "[output]\nspool_file = \"/spool/5_jobmon.txt\"\n{MINIMAL}"
+    ))
+    .unwrap();
+    let w = warnings(&c).join("\n");
+    assert!(
+        w.contains("its age limit 5 s is not longer than poll_interval (10s)"),
+        "{w}"
+    );
 }
 
 #[test]
@@ -394,6 +478,29 @@ fn legacy_json_in_both_spellings_gives_the_same_config() {
     );
     assert!(
         notes.iter().any(|n| n.contains("message-queue.py")),
+        "{notes:?}"
+    );
+    // The old service names (prefix + job in lower case) are kept.
+    assert_eq!(code.output.service_name.as_str(), "{prefix}{job_lower}");
+    assert_eq!(
+        code.output
+            .service_name
+            .render(&code.output.service_prefix, "LOAD_DWH", "P"),
+        "odi_job_load_dwh"
+    );
+    assert_eq!(code.global.stale_after, Duration::from_secs(300));
+}
+
+#[test]
+fn legacy_jobs_in_two_environments_get_one_service_each() {
+    let two = LEGACY_CODE_SPELLING.replace(
+        "{\"name\": \"LOAD_DWH\", \"env\": \"P\"",
+        "{\"name\": \"load_orders\", \"env\": \"Q\"",
+    );
+    let (config, notes) = legacy(&two).unwrap();
+    assert_eq!(config.output.service_name.as_str(), "{prefix}{job}_{env}");
+    assert!(
+        notes.iter().any(|n| n.contains("rediscover the services")),
         "{notes:?}"
     );
 }

@@ -85,6 +85,9 @@ pub fn from_serde(path: &str, message: &str, line: Option<usize>) -> Problem {
 /// How the keys checked here are spelled in the file being read.
 pub struct KeyNames {
     pub keywords: [&'static str; 3],
+    pub stale_after: &'static str,
+    /// Where the service names come from (the template, or the prefix in the legacy file).
+    pub service_name: &'static str,
     /// The key of a source field given its TOML name (`name`, `queue`).
     pub source_field: fn(usize, &str) -> String,
     /// The key of a job field given its TOML name (`name`, `cyclic.interval`, ...).
@@ -97,6 +100,8 @@ pub const TOML_KEYS: KeyNames = KeyNames {
         "global.error_keyword",
         "global.end_keyword",
     ],
+    stale_after: "global.stale_after",
+    service_name: "output.service_name",
     source_field: |i, field| format!("sources[{i}].{field}"),
     job_field: |i, field| format!("jobs[{i}].{field}"),
 };
@@ -126,6 +131,16 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
         }
     }
 
+    if g.stale_after <= g.poll_interval {
+        problems.push(Problem::new(
+            keys.stale_after,
+            format!(
+                "expected a duration longer than poll_interval ({}), or every job would turn UNKNOWN between two polls",
+                super::format_duration(g.poll_interval)
+            ),
+        ));
+    }
+
     let mut sources: HashMap<&str, usize> = HashMap::new();
     for (i, source) in config.sources.iter().enumerate() {
         let key = (keys.source_field)(i, "name");
@@ -150,6 +165,7 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
         }
     }
 
+    let mut services: HashMap<String, usize> = HashMap::new();
     let mut jobs: HashMap<(String, String), usize> = HashMap::new();
     for (i, job) in config.jobs.iter().enumerate() {
         let key = |field: &str| (keys.job_field)(i, field);
@@ -166,6 +182,20 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
                 format!(
                     "job `{}` in env `{}` is already defined by jobs[{first}]",
                     job.name, job.env
+                ),
+            ));
+        }
+        let service =
+            config
+                .output
+                .service_name
+                .render(&config.output.service_prefix, &job.name, &job.env);
+        if let Some(first) = services.insert(service.clone(), i) {
+            problems.push(Problem::new(
+                keys.service_name,
+                format!(
+                    "jobs[{first}] and jobs[{i}] get the same Checkmk service name `{service}` from `{}`; add {{env}} or rename a job",
+                    config.output.service_name
                 ),
             ));
         }
