@@ -216,7 +216,11 @@ fn the_tracker_works_as_a_role_with_only_the_documented_grants() {
     );
     let text = std::fs::read_to_string(&config).unwrap();
     let superuser = format!("user = \"{}\"", jobmon_tests::cluster().superuser);
-    std::fs::write(&config, text.replace(&superuser, &format!("user = \"{role}\""))).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(&superuser, &format!("user = \"{role}\"")),
+    )
+    .unwrap();
     assert_ok(&run_once(BIN, &config));
     let mut c = db.connect();
     assert_eq!(message_count(&mut c, "dwh1"), 44);

@@ -6,10 +6,10 @@
 
 pub mod cli;
 pub mod config;
-pub mod output;
 pub mod daemon;
+pub mod ingest;
+pub mod output;
 pub mod queue;
 pub mod rules;
-pub mod ingest;
 pub mod source;
 pub mod store;
