@@ -1,8 +1,12 @@
 //! jobmon-tracker: watches batch jobs that run outside the database. Jobs on source hosts
 //! append status messages to a SQLite queue file ([`queue`]); the tracker reads those
-//! queues, as its configuration ([`config`]) says, into pg_jobmon and evaluates timing rules.
+//! queues ([`source`]: local files or over SSH) as its configuration ([`config`]) says,
+//! stores them in pg_jobmon exactly once ([`ingest`], [`store`]) from the `run` daemon
+//! ([`daemon`]), and evaluates timing rules ([`rules`]) into Checkmk, Event Console and
+//! Prometheus formats ([`output`]).
 //!
-//! Everything here is plain Rust without PostgreSQL, so it is unit-tested with `cargo test`.
+//! Only [`store`] and [`daemon`] talk to PostgreSQL; everything else is plain Rust that the
+//! unit tests reach without a server.
 
 pub mod cli;
 pub mod config;
