@@ -2,6 +2,8 @@
 //! binary (started lazily, removed by a watchdog when the test process ends however it
 //! ends), a fresh database with the extension per test, and helpers to read the server log.
 
+pub mod proxy;
+pub mod sshd;
 pub mod tracker;
 
 use postgres::error::SqlState;

@@ -6,7 +6,7 @@ use jobmon_tests::tracker::{
     eventually, fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers,
     write_config, SourceSpec, TrackerProcess,
 };
-use jobmon_tests::{cluster, TestDb};
+use jobmon_tests::TestDb;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tracker_worker::queue::{NewMessage, Queue};
