@@ -6,7 +6,7 @@
 //! SIGHUP reloads the configuration (an invalid one is reported and the old one kept) and
 //! reopens the log file (for logrotate).
 
-use crate::config::{self, Config, LogLevel, Source};
+use crate::config::{self, Config, LogLevel};
 use crate::ingest::cycle::{Polled, Settings, SourceWorker};
 use crate::ingest::runs::Keywords;
 use crate::store::connect::{pg_config, ProcessEnv};
@@ -255,7 +255,7 @@ impl Daemon {
         for s in &new.sources {
             match workers.remove(&s.name) {
                 Some(w)
-                    if same_source(&w.config, s)
+                    if w.config == *s
                         && self.config.global.source_timeout == new.global.source_timeout =>
                 {
                     kept.insert(s.name.clone(), w);
@@ -301,10 +301,6 @@ impl Daemon {
             }
         }
     }
-}
-
-fn same_source(a: &Source, b: &Source) -> bool {
-    a == b
 }
 
 /// Logs a poll's outcome and records a failure with the source.
