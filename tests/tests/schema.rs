@@ -151,6 +151,12 @@ fn column_defaults_primary_keys_foreign_key_and_indexes_match_1_5_0() {
         ("jobmon.job_detail", "PRIMARY KEY (step_id)"),
         ("jobmon.job_check_config", "PRIMARY KEY (job_name)"),
         ("jobmon.job_status_text", "PRIMARY KEY (alert_code)"),
+        // jobmon-tracker's own tables (not in 1.5.0).
+        ("jobmon.tracker_source", "PRIMARY KEY (source)"),
+        (
+            "jobmon.tracker_message",
+            "PRIMARY KEY (source, generation, queue_id)",
+        ),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
