@@ -113,16 +113,23 @@ CREATE TRIGGER job_check_log_escalate_trig
  * check_job_status(p_history): one row per problem, or a single OK row.
  * p_history bounds how far back job_log is read; it must cover the longest active threshold.
  *
- * job_log is only read inside the window (start_time > now() - p_history, start_time index) and
- * through the pids of live sessions (pid index), so the cost does not grow with the history. A
- * session only counts as running a job if it started before the job did: pids are reused, and
- * 1.5.0 took any live pid at face value.
+ * The cost follows the configuration, not job_log: the alert counts come from job_check_log
+ * (one row per failed run since the job's last success, so small); each active configured job
+ * costs one short probe of the (job_name, start_time) index for a run since its warning
+ * threshold; only the few jobs without one read further (last start, last end, running,
+ * blocked). Every read of job_log is such a per-job LATERAL probe, so the plan does not depend
+ * on p_history: it is planned once per session (force_generic_plan) instead of on every call,
+ * which would cost as much as running it. JIT is off: the planner prices the late-job reads as
+ * if most jobs were late, which crosses jit_above_cost on large tables, and compiling then
+ * costs tens of milliseconds.
  */
 CREATE FUNCTION @extschema@.check_job_status(p_history interval,
         OUT alert_code integer, OUT alert_status text, OUT job_name text, OUT alert_text text)
     RETURNS SETOF record
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
+    SET jit = off
+    SET plan_cache_mode = force_generic_plan
     AS $$
 DECLARE
     v_longest   interval;
@@ -160,43 +167,67 @@ BEGIN
          WHERE c.active
          GROUP BY k.job_name, k.alert_code, t.alert_text, c.sensitivity
         HAVING count(*) > c.sensitivity
-    ), recent AS MATERIALIZED (
-        -- One range scan of the window for all jobs: bounded by the runs inside the window,
-        -- however long the history and however many jobs are configured or missing. (A
-        -- per-job lookup either rescans the window for every late job or reads the job's whole
-        -- history through the job_name index.)
-        SELECT l.job_name, max(l.start_time) AS max_start, max(l.end_time) AS max_end
-          FROM @extschema@.job_log l
-         WHERE l.start_time > now() - p_history
-         GROUP BY l.job_name
     ), waiting AS MATERIALIZED (
         SELECT DISTINCT k.pid FROM pg_catalog.pg_locks k WHERE NOT k.granted
     ), live AS MATERIALIZED (
-        -- Unfinished runs in the window whose session is still there. Driven by the few
-        -- sessions in pg_stat_activity, through the job_log pid index.
-        SELECT l.job_name, l.start_time,
-               EXISTS (SELECT 1 FROM waiting w WHERE w.pid = l.pid) AS blocked
+        -- The sessions connected now, and whether each waits for a lock. Read only when some
+        -- job is late.
+        SELECT a.pid, a.backend_start,
+               EXISTS (SELECT 1 FROM waiting w WHERE w.pid = a.pid) AS blocked
           FROM pg_catalog.pg_stat_activity a
-          JOIN @extschema@.job_log l ON l.pid = a.pid
-         WHERE l.end_time IS NULL
-           AND l.start_time > now() - p_history
-           -- backend_start is hidden from roles without pg_read_all_stats.
-           AND (a.backend_start IS NULL OR a.backend_start <= l.start_time)
-    ), late AS (
-        -- Active jobs whose last start in the window is older than the warning threshold, or
-        -- that did not start at all within it; RUNNING (as in 1.5.0) once an unfinished run has
-        -- lasted the shorter threshold, BLOCKED whenever its session waits for a lock.
-        SELECT c.job_name, c.error_threshold, r.max_start, r.max_end,
-               EXISTS (SELECT 1 FROM live v
-                        WHERE v.job_name = c.job_name AND v.blocked) AS blocked,
-               EXISTS (SELECT 1 FROM live v
-                        WHERE v.job_name = c.job_name
-                          AND now() - v.start_time >= least(c.warn_threshold, c.error_threshold))
-                   AS running
+    ), suspects AS MATERIALIZED (
+        -- Active jobs without a run since their warning threshold: the candidates for being
+        -- late, nearly always few. A short index range per job (a B-tree scan reads every matching
+        -- entry on its leaf page, so a probe bounded only by the window would read up to a page
+        -- of the job's runs), and LATERAL so that the planner cannot turn it into a hash join
+        -- over the whole window. Inexact at the edges (calendar arithmetic in the bound, 30-day
+        -- months in the comparison): a job let through here is decided by `late`.
+        SELECT c.job_name, c.warn_threshold, c.error_threshold
           FROM @extschema@.job_check_config c
-          LEFT JOIN recent r ON r.job_name = c.job_name
+          LEFT JOIN LATERAL (SELECT true AS found
+                               FROM @extschema@.job_log l
+                              WHERE l.job_name = c.job_name
+                                AND l.start_time > now() - p_history
+                                AND l.start_time >= now() - c.warn_threshold
+                                AND now() - l.start_time <= c.warn_threshold
+                              LIMIT 1) recent ON true
          WHERE c.active
-           AND (r.max_start IS NULL OR now() - r.max_start > c.warn_threshold)
+           AND recent.found IS NULL
+    ), late AS (
+        -- Of those, the ones whose last start in the window is older than the warning
+        -- threshold, or that did not start at all within it.
+        SELECT m.job_name, m.warn_threshold, m.error_threshold, r.max_start
+          FROM suspects m
+          LEFT JOIN LATERAL (SELECT l.start_time AS max_start
+                               FROM @extschema@.job_log l
+                              WHERE l.job_name = m.job_name
+                                AND l.start_time > now() - p_history
+                              ORDER BY l.start_time DESC
+                              LIMIT 1) r ON true
+         WHERE r.max_start IS NULL OR now() - r.max_start > m.warn_threshold
+    ), late_runs AS (
+        -- Only the late jobs read their runs in the window: for the last end (which need not be
+        -- the last start's: an earlier, longer run may have ended later) and for unfinished runs
+        -- whose session is still there. RUNNING (as in 1.5.0) once such a run has lasted the
+        -- shorter threshold, BLOCKED whenever its session waits for a lock.
+        SELECT m.job_name, m.error_threshold, m.max_start, x.max_end,
+               coalesce(x.blocked, false) AS blocked, coalesce(x.running, false) AS running
+          FROM late m
+         CROSS JOIN LATERAL (
+                SELECT max(l.end_time) AS max_end,
+                       bool_or(v.blocked) AS blocked,
+                       bool_or(now() - l.start_time >= least(m.warn_threshold, m.error_threshold))
+                           FILTER (WHERE v.pid IS NOT NULL) AS running
+                  FROM @extschema@.job_log l
+                  -- A live pid only counts if its session predates the run: pids are reused,
+                  -- and 1.5.0 took any live pid at face value. backend_start is hidden from
+                  -- roles without pg_read_all_stats.
+                  LEFT JOIN live v
+                         ON v.pid = l.pid
+                        AND l.end_time IS NULL
+                        AND (v.backend_start IS NULL OR v.backend_start <= l.start_time)
+                 WHERE l.job_name = m.job_name
+                   AND l.start_time > now() - p_history) x
     ), missing AS (
         SELECT CASE
                    WHEN m.max_start IS NULL THEN 3
@@ -219,7 +250,7 @@ BEGIN
                        coalesce('Last completed run: ' || m.max_end,
                                 'Has not completed a run since highest configured monitoring time period')
                END AS alert_text
-          FROM late m
+          FROM late_runs m
     )
     SELECT q.alert_code, q.alert_status, q.job_name, q.alert_text
       FROM (SELECT * FROM failed_unconfigured

@@ -17,6 +17,9 @@ CREATE INDEX job_log_job_name_idx ON @extschema@.job_log (job_name);
 CREATE INDEX job_log_start_time_idx ON @extschema@.job_log (start_time);
 CREATE INDEX job_log_status_idx ON @extschema@.job_log (status);
 CREATE INDEX job_log_pid_idx ON @extschema@.job_log (pid);
+-- check_job_status() probes it once per configured job (a run since the warning threshold?
+-- the last start in the window?) instead of reading the whole window of job_log.
+CREATE INDEX job_log_job_name_start_time_idx ON @extschema@.job_log (job_name, start_time);
 CREATE SEQUENCE @extschema@.job_log_job_id_seq
     START WITH 1
     INCREMENT BY 1

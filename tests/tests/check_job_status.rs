@@ -488,3 +488,80 @@ fn check_job_status_works_in_a_read_only_transaction() {
         .get(0);
     assert_eq!(temp_tables, 0);
 }
+
+#[test]
+fn missing_job_reports_the_last_end_in_the_window_even_from_an_earlier_longer_run() {
+    let db = TestDb::new("cjs_last_end");
+    let mut c = db.connect();
+    exec(
+        &mut c,
+        "INSERT INTO jobmon.job_check_config (job_name, warn_threshold, error_threshold, active)
+         VALUES ('OVERRUN', '1 hour', '3 hours', true);
+         INSERT INTO jobmon.job_log (owner, job_name, start_time, end_time, status, pid) VALUES
+           ('postgres', 'OVERRUN', now() - interval '150 minutes', now() - interval '80 minutes', 'OK', 0),
+           ('postgres', 'OVERRUN', now() - interval '90 minutes', now() - interval '85 minutes', 'OK', 0);",
+    );
+    // The later run started last but the earlier one ended last.
+    let expected = text_of(
+        &mut c,
+        "SELECT 'Last completed run: ' || end_time FROM jobmon.job_log
+          WHERE job_name = 'OVERRUN' ORDER BY start_time LIMIT 1",
+    );
+    assert_eq!(
+        status(&mut c, "jobmon.check_job_status()"),
+        vec![row(2, "MISSING", "OVERRUN", &expected)]
+    );
+}
+
+#[test]
+fn thresholds_in_months_compare_as_30_days() {
+    let db = TestDb::new("cjs_months");
+    let mut c = db.connect();
+    exec(
+        &mut c,
+        "INSERT INTO jobmon.job_check_config (job_name, warn_threshold, error_threshold, active)
+         VALUES ('MONTHLY ON TIME', '1 mon', '2 mons', true),
+                ('MONTHLY LATE', '1 mon', '2 mons', true);
+         INSERT INTO jobmon.job_log (owner, job_name, start_time, end_time, status, pid) VALUES
+           ('postgres', 'MONTHLY ON TIME', now() - interval '29 days 12 hours',
+            now() - interval '29 days 11 hours', 'OK', 0),
+           ('postgres', 'MONTHLY LATE', now() - interval '30 days 12 hours',
+            now() - interval '30 days 11 hours', 'OK', 0);",
+    );
+    // now() - start is compared with '1 mon' as 30 days, whatever the calendar month.
+    let expected = text_of(
+        &mut c,
+        "SELECT 'Last completed run: ' || end_time FROM jobmon.job_log
+          WHERE job_name = 'MONTHLY LATE'",
+    );
+    assert_eq!(
+        status(&mut c, "jobmon.check_job_status()"),
+        vec![row(2, "MISSING", "MONTHLY LATE", &expected)]
+    );
+}
+
+#[test]
+fn an_earlier_run_still_running_makes_a_late_job_running_after_a_later_run_finished() {
+    let db = TestDb::new("cjs_overlap");
+    let mut c = db.connect();
+    exec(
+        &mut c,
+        "INSERT INTO jobmon.job_check_config (job_name, warn_threshold, error_threshold, active)
+         VALUES ('OVERLAP', '1 second', '1 hour', true)",
+    );
+    // A session starts a run and stays connected without ending it; a later run finishes.
+    let mut worker = db.connect();
+    add_job(&mut worker, "overlap");
+    exec(
+        &mut c,
+        "INSERT INTO jobmon.job_log (owner, job_name, start_time, end_time, status, pid)
+         VALUES ('postgres', 'OVERLAP', clock_timestamp(), clock_timestamp(), 'OK', 0)",
+    );
+    let last = text_of(
+        &mut c,
+        "SELECT 'Currently running. Last completed run: ' || max(end_time)
+           FROM jobmon.job_log WHERE job_name = 'OVERLAP'",
+    );
+    let expected = vec![row(2, "RUNNING", "OVERLAP", &last)];
+    assert_eq!(wait_for_status(&mut c, &expected), expected);
+}

@@ -1,0 +1,1 @@
+SELECT jobmon.add_step(1, 'bench step');

@@ -1,0 +1,1 @@
+SELECT bench.add_step_1_5(1, 'bench step');

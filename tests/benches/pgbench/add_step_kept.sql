@@ -1,0 +1,1 @@
+SELECT bench.add_step_kept(1, 'bench step');
