@@ -10,6 +10,14 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tracker_worker::queue::{NewMessage, Queue};
 
+/// A temporary directory for a tracker test's queue files, configuration and logs.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("jobmon-tracker-test-")
+        .tempdir()
+        .expect("tempdir")
+}
+
 /// A source section of the configuration.
 pub enum SourceSpec {
     Local {

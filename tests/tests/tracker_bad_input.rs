@@ -2,19 +2,12 @@
 //! usable), a broken or missing queue file is reported without stopping the other sources,
 //! and a broken configuration stops the start with the file and key named.
 
-use jobmon_tests::tracker::{message_count, run_once, write_config, SourceSpec};
+use jobmon_tests::tracker::{message_count, run_once, tempdir, write_config, SourceSpec};
 use jobmon_tests::TestDb;
 use rusqlite::types::Value;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("jobmon-tracker-test-")
-        .tempdir()
-        .expect("tempdir")
-}
 
 fn text(s: &str) -> Value {
     Value::Text(s.into())

@@ -3,7 +3,7 @@
 //! appending all the time, SIGTERM, SIGHUP, and two trackers on one database.
 
 use jobmon_tests::tracker::{
-    eventually, fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers,
+    eventually, fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers, tempdir,
     write_config, SourceSpec, TrackerProcess,
 };
 use jobmon_tests::TestDb;
@@ -12,13 +12,6 @@ use std::time::{Duration, Instant};
 use tracker_worker::queue::{NewMessage, Queue};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("jobmon-tracker-test-")
-        .tempdir()
-        .expect("tempdir")
-}
 
 /// A small deterministic generator; the seed is printed so a failure can be replayed.
 struct Lcg(u64);

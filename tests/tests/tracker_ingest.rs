@@ -2,20 +2,13 @@
 //! runs and steps as the issue says, bad rows set aside, queues emptied or recreated.
 
 use jobmon_tests::tracker::{
-    fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers, write_config,
-    SourceSpec,
+    fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers, tempdir,
+    write_config, SourceSpec,
 };
 use jobmon_tests::TestDb;
 use tracker_worker::queue::Queue;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("jobmon-tracker-test-")
-        .tempdir()
-        .expect("tempdir")
-}
 
 fn assert_ok(out: &std::process::Output) {
     assert!(

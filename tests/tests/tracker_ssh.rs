@@ -4,21 +4,14 @@
 
 use jobmon_tests::sshd::Sshd;
 use jobmon_tests::tracker::{
-    fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers, write_config,
-    SourceSpec,
+    fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers, tempdir,
+    write_config, SourceSpec,
 };
 use jobmon_tests::TestDb;
 use tracker_worker::config::Reader;
 use tracker_worker::queue::Queue;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("jobmon-tracker-test-")
-        .tempdir()
-        .expect("tempdir")
-}
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
