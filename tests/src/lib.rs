@@ -12,7 +12,7 @@ use std::fmt::Debug;
 use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -34,6 +34,32 @@ const CRASH_MARKERS: &[&str] = &[
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts a detached shell that runs `cleanup` once this test process has ended, however
+/// it ended (a panic, `kill -9`): servers the tests start must not outlive them.
+pub fn spawn_watchdog(cleanup: &str) -> Result<Child, String> {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {cleanup}",
+        pid = std::process::id(),
+    );
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(script)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe; it detaches the watchdog from the test
+    // process's session so that a Ctrl-C aimed at the tests does not kill it too.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| format!("cannot start the cleanup watchdog: {e}"))
+}
 
 /// A running PostgreSQL cluster owned by this test process.
 pub struct Cluster {
@@ -255,30 +281,12 @@ impl Cluster {
                 self.data_dir.display()
             )
         };
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
-             if [ -f '{data}/postmaster.pid' ]; then {stop}; fi; rm -rf '{dir}'",
-            pid = std::process::id(),
+        let cleanup = format!(
+            "if [ -f '{data}/postmaster.pid' ]; then {stop}; fi; rm -rf '{dir}'",
             data = self.data_dir.display(),
             dir = self.dir.display(),
         );
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(script)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: setsid is async-signal-safe; it detaches the watchdog from the test
-        // process's session so that a Ctrl-C aimed at the tests does not kill it too.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        cmd.spawn()
-            .map_err(|e| format!("cannot start the cleanup watchdog: {e}"))?;
+        spawn_watchdog(&cleanup)?;
         Ok(())
     }
 

@@ -284,31 +284,11 @@ impl Sshd {
 
     fn spawn_watchdog(&mut self) -> Result<(), String> {
         let d = self.dir.display();
-        let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
-             if [ -f '{d}/sshd.pid' ]; then p=$(cat '{d}/sshd.pid'); \
-             pkill -TERM -P \"$p\"; kill -TERM \"$p\"; fi; rm -rf '{d}'",
-            pid = std::process::id(),
+        let cleanup = format!(
+            "if [ -f '{d}/sshd.pid' ]; then p=$(cat '{d}/sshd.pid'); \
+             pkill -TERM -P \"$p\"; kill -TERM \"$p\"; fi; rm -rf '{d}'"
         );
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(script)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: setsid is async-signal-safe; it detaches the watchdog from the test
-        // process's session so that a Ctrl-C aimed at the tests does not kill it too.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        self.watchdog = Some(
-            cmd.spawn()
-                .map_err(|e| format!("cannot start the cleanup watchdog: {e}"))?,
-        );
+        self.watchdog = Some(crate::spawn_watchdog(&cleanup)?);
         Ok(())
     }
 

@@ -2,8 +2,8 @@
 //! would break the connections of every other test sharing the cluster.
 
 use jobmon_tests::tracker::{
-    eventually, fill_queue, lost_and_duplicated, message_count, stored_numbers, write_config,
-    SourceSpec, TrackerProcess,
+    eventually, fill_queue, lost_and_duplicated, message_count, stored_numbers, tempdir,
+    write_config, SourceSpec, TrackerProcess,
 };
 use jobmon_tests::{cluster, TestDb};
 use std::time::Duration;
@@ -13,7 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tracker");
 #[test]
 fn a_postgresql_restart_during_ingest_loses_and_duplicates_nothing() {
     let db = TestDb::new("fault_pg_restart");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let queue = dir.path().join("queue.sqlite");
     let n = 10_000;
     fill_queue(&queue, 0, n, 4);

@@ -129,13 +129,16 @@ impl Store {
         owner: &str,
         ttl: Duration,
     ) -> Result<Option<Cursor>, StoreError> {
-        self.client
-            .execute(&self.st.ensure_source, &[&source])
-            .await?;
-        let row = self
-            .client
-            .query_opt(&self.st.lease, &[&source, &owner, &ttl.as_secs_f64()])
-            .await?;
+        let params: [&(dyn ToSql + Sync); 3] = [&source, &owner, &ttl.as_secs_f64()];
+        let mut row = self.client.query_opt(&self.st.lease, &params).await?;
+        if row.is_none() {
+            // Held by another tracker, or the source's row does not exist yet: create it
+            // (a no-op in the first case) and try once more.
+            self.client
+                .execute(&self.st.ensure_source, &[&source])
+                .await?;
+            row = self.client.query_opt(&self.st.lease, &params).await?;
+        }
         Ok(row.map(|r| cursor_of(r.get(0), r.get(1), r.get(2))))
     }
 
