@@ -122,6 +122,12 @@ CREATE TRIGGER job_check_log_escalate_trig
  * which would cost as much as running it. JIT is off: the planner prices the late-job reads as
  * if most jobs were late, which crosses jit_above_cost on large tables, and compiling then
  * costs tens of milliseconds.
+ *
+ * Jobs tracked by jobmon-tracker (tracker_job_state) are reported by their evaluated state
+ * alone: a row per job that is not OK, alert_status its state (WARNING -> code 2, CRITICAL
+ * and UNKNOWN -> 3), and the 1.5.0 checks skip them so no job appears twice. A tracker whose
+ * heartbeat (tracker_instance) is older than its bound is one more CRITICAL row. Without a
+ * tracker both tables are empty and the output is exactly 1.5.0's.
  */
 CREATE FUNCTION @extschema@.check_job_status(p_history interval,
         OUT alert_code integer, OUT alert_status text, OUT job_name text, OUT alert_text text)
@@ -148,7 +154,11 @@ BEGIN
     END IF;
 
     RETURN QUERY
-    WITH failed_unconfigured AS (
+    WITH tracked AS MATERIALIZED (
+        -- Jobs jobmon-tracker evaluates (and trackers that stopped evaluating). Their state
+        -- is their one row here, so the checks below leave them out. Empty without a tracker.
+        SELECT * FROM @extschema@._tracker_alerts()
+    ), failed_unconfigured AS (
         -- Jobs nobody configured (active or not) alert after three consecutive bad runs.
         SELECT k.alert_code, 'FAILED_RUN'::text AS alert_status, k.job_name,
                '3 consecutive ' || t.alert_text || ' runs' AS alert_text
@@ -156,6 +166,7 @@ BEGIN
           JOIN @extschema@.job_status_text t ON t.alert_code = k.alert_code
          WHERE NOT EXISTS (SELECT 1 FROM @extschema@.job_check_config c
                             WHERE c.job_name = k.job_name)
+           AND NOT EXISTS (SELECT 1 FROM tracked x WHERE x.job_name = k.job_name)
          GROUP BY k.job_name, k.alert_code, t.alert_text
         HAVING count(*) > 2
     ), failed_configured AS (
@@ -165,6 +176,7 @@ BEGIN
           JOIN @extschema@.job_check_config c ON c.job_name = k.job_name
           JOIN @extschema@.job_status_text t ON t.alert_code = k.alert_code
          WHERE c.active
+           AND NOT EXISTS (SELECT 1 FROM tracked x WHERE x.job_name = k.job_name)
          GROUP BY k.job_name, k.alert_code, t.alert_text, c.sensitivity
         HAVING count(*) > c.sensitivity
     ), waiting AS MATERIALIZED (
@@ -193,6 +205,7 @@ BEGIN
                               LIMIT 1) recent ON true
          WHERE c.active
            AND recent.found IS NULL
+           AND NOT EXISTS (SELECT 1 FROM tracked x WHERE x.job_name = c.job_name)
     ), late AS (
         -- Of those, the ones whose last start in the window is older than the warning
         -- threshold, or that did not start at all within it.
@@ -257,7 +270,9 @@ BEGIN
             UNION ALL
             SELECT * FROM failed_configured
             UNION ALL
-            SELECT * FROM missing) q
+            SELECT * FROM missing
+            UNION ALL
+            SELECT * FROM tracked x WHERE x.alert_code > 1) q
      ORDER BY q.alert_code DESC, q.job_name, q.alert_status;
 
     IF NOT FOUND THEN

@@ -18,6 +18,9 @@ CREATE TABLE @extschema@.tracker_source (
     last_read_at timestamp with time zone,
     last_error text,
     last_error_at timestamp with time zone,
+    -- When a tracker first polled the source: jobs that never sent anything are judged
+    -- from then on.
+    created_at timestamp with time zone NOT NULL DEFAULT now(),
     CONSTRAINT tracker_source_pkey PRIMARY KEY (source),
     CONSTRAINT tracker_source_cursor_check CHECK ((last_id IS NULL) = (last_fingerprint IS NULL))
 );
@@ -74,4 +77,181 @@ BEGIN
          WHERE job_id = p_job_ids[i];
     END LOOP;
 END
+$$;
+
+-- Message lookups by run: the rule engine reads the messages of each tracked job's latest runs.
+CREATE INDEX tracker_message_job_id_idx ON @extschema@.tracker_message (job_id, queued_at);
+
+-- Trackers that evaluate jobs against this database, with their heartbeat. Once a tracker has
+-- a row here, check_job_status() reports it CRITICAL when evaluated_at is older than
+-- stale_after. Delete the row of a tracker that is retired (its jobs' states go with it).
+CREATE TABLE @extschema@.tracker_instance (
+    tracker text NOT NULL,
+    stale_after interval NOT NULL,
+    registered_at timestamp with time zone NOT NULL DEFAULT now(),
+    evaluated_at timestamp with time zone NOT NULL,
+    jobs integer NOT NULL DEFAULT 0,
+    CONSTRAINT tracker_instance_pkey PRIMARY KEY (tracker)
+);
+
+-- The state of each tracked job (job_log name `JOB__ENV`) at its tracker's latest evaluation.
+-- check_job_status() reports the ones that are not OK. marked_job_id is the job_log row that
+-- was marked when the job became TIMEOUT or DELAYED (so history shows it).
+CREATE TABLE @extschema@.tracker_job_state (
+    job_name text NOT NULL,
+    job text NOT NULL,
+    env text NOT NULL,
+    tracker text NOT NULL,
+    state text NOT NULL,
+    reason text NOT NULL,
+    since timestamp with time zone NOT NULL,
+    alert_text text NOT NULL,
+    last_start timestamp with time zone,
+    last_success timestamp with time zone,
+    changed_at timestamp with time zone NOT NULL DEFAULT now(),
+    marked_job_id bigint,
+    CONSTRAINT tracker_job_state_pkey PRIMARY KEY (job_name),
+    CONSTRAINT tracker_job_state_tracker_fkey FOREIGN KEY (tracker)
+        REFERENCES @extschema@.tracker_instance (tracker) ON DELETE CASCADE,
+    CONSTRAINT tracker_job_state_state_check
+        CHECK (state IN ('OK', 'WARNING', 'CRITICAL', 'UNKNOWN'))
+);
+CREATE INDEX tracker_job_state_tracker_idx ON @extschema@.tracker_job_state (tracker);
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tracker_instance', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tracker_job_state', '');
+
+-- One evaluation of tracker p_tracker: its heartbeat, every job's state (one array element per
+-- job), and a mark in job_log for each job that has just become TIMEOUT (a CRITICAL step in its
+-- open run, whose status becomes TIMEOUT until the run ends, and which then ends CRITICAL
+-- whatever its last message says: it broke its limit) or DELAYED (a closed run with
+-- status DELAYED and a CRITICAL step saying what was missed). A job is marked once per
+-- episode: the stored state is the memory, in the same transaction, so a restarted tracker
+-- does not mark it again. States of jobs this tracker no longer evaluates are removed.
+-- Returns how many jobs were marked.
+CREATE FUNCTION @extschema@._tracker_store_states(
+    p_tracker text,
+    p_stale_after interval,
+    p_names text[],
+    p_jobs text[],
+    p_envs text[],
+    p_owners text[],
+    p_states text[],
+    p_reasons text[],
+    p_since timestamp with time zone[],
+    p_texts text[],
+    p_last_start timestamp with time zone[],
+    p_last_success timestamp with time zone[]
+) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = @extschema@, pg_temp
+AS $$
+DECLARE
+    v_n integer := coalesce(cardinality(p_names), 0);
+    v_job_id bigint;
+    v_mark_names text[] := '{}';
+    v_mark_ids bigint[] := '{}';
+    r record;
+BEGIN
+    IF v_n <> coalesce(cardinality(p_jobs), 0) OR v_n <> coalesce(cardinality(p_envs), 0)
+       OR v_n <> coalesce(cardinality(p_owners), 0) OR v_n <> coalesce(cardinality(p_states), 0)
+       OR v_n <> coalesce(cardinality(p_reasons), 0) OR v_n <> coalesce(cardinality(p_since), 0)
+       OR v_n <> coalesce(cardinality(p_texts), 0) OR v_n <> coalesce(cardinality(p_last_start), 0)
+       OR v_n <> coalesce(cardinality(p_last_success), 0) THEN
+        RAISE EXCEPTION 'arrays of different lengths' USING ERRCODE = '22023';
+    END IF;
+    -- Trackers evaluating the same jobs take turns, so a change is marked once.
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('jobmon-tracker states'));
+
+    INSERT INTO tracker_instance AS t (tracker, stale_after, evaluated_at, jobs)
+    VALUES (p_tracker, p_stale_after, now(), v_n)
+    ON CONFLICT (tracker) DO UPDATE
+       SET stale_after = excluded.stale_after, evaluated_at = excluded.evaluated_at,
+           jobs = excluded.jobs;
+
+    FOR r IN
+        SELECT i.*
+          FROM unnest(p_names, p_owners, p_reasons, p_since, p_texts)
+               AS i(job_name, owner, reason, since, alert_text)
+          LEFT JOIN tracker_job_state s ON s.job_name = i.job_name
+         WHERE i.reason IN ('TIMEOUT', 'DELAYED')
+           AND s.reason IS DISTINCT FROM i.reason
+    LOOP
+        v_job_id := NULL;
+        IF r.reason = 'TIMEOUT' THEN
+            SELECT l.job_id INTO v_job_id
+              FROM job_log l
+             WHERE l.job_name = r.job_name
+               AND l.end_time IS NULL
+               AND (r.owner IS NULL OR l.owner = r.owner)
+             ORDER BY l.start_time DESC
+             LIMIT 1;
+            IF v_job_id IS NOT NULL THEN
+                UPDATE job_log SET status = 'TIMEOUT' WHERE job_id = v_job_id;
+            END IF;
+        END IF;
+        IF v_job_id IS NULL THEN
+            -- DELAYED, or a TIMEOUT whose run is not in job_log: a closed run records it.
+            INSERT INTO job_log (owner, job_name, start_time, end_time, status, pid)
+            VALUES (coalesce(r.owner, p_tracker), r.job_name, r.since, r.since, r.reason, 0)
+            RETURNING job_id INTO v_job_id;
+        END IF;
+        INSERT INTO job_detail (job_id, action, start_time, end_time, elapsed_time, status, message)
+        VALUES (v_job_id, r.reason, r.since, r.since, 0, 'CRITICAL',
+                r.alert_text || ' (marked by jobmon-tracker ' || p_tracker || ')');
+        v_mark_names := v_mark_names || r.job_name;
+        v_mark_ids := v_mark_ids || v_job_id;
+    END LOOP;
+
+    INSERT INTO tracker_job_state AS s
+           (job_name, job, env, tracker, state, reason, since, alert_text, last_start,
+            last_success)
+    SELECT * FROM unnest(p_names, p_jobs, p_envs, array_fill(p_tracker, ARRAY[v_n]), p_states,
+                         p_reasons, p_since, p_texts, p_last_start, p_last_success)
+    ON CONFLICT (job_name) DO UPDATE
+       SET job = excluded.job, env = excluded.env, tracker = excluded.tracker,
+           state = excluded.state, reason = excluded.reason, since = excluded.since,
+           alert_text = excluded.alert_text, last_start = excluded.last_start,
+           last_success = excluded.last_success,
+           changed_at = CASE WHEN (s.state, s.reason) IS DISTINCT FROM (excluded.state, excluded.reason)
+                             THEN now() ELSE s.changed_at END
+     WHERE (s.job, s.env, s.tracker, s.state, s.reason, s.since, s.alert_text, s.last_start,
+            s.last_success)
+           IS DISTINCT FROM
+           (excluded.job, excluded.env, excluded.tracker, excluded.state, excluded.reason,
+            excluded.since, excluded.alert_text, excluded.last_start, excluded.last_success);
+
+    UPDATE tracker_job_state s
+       SET marked_job_id = m.job_id
+      FROM unnest(v_mark_names, v_mark_ids) AS m(job_name, job_id)
+     WHERE s.job_name = m.job_name;
+
+    DELETE FROM tracker_job_state s
+     WHERE s.tracker = p_tracker
+       AND s.job_name <> ALL (p_names);
+    RETURN cardinality(v_mark_ids);
+END
+$$;
+
+-- The rows check_job_status() adds for tracked jobs: every tracked job (code 1 when OK, so
+-- the caller can leave its name out of the 1.5.0 checks) and every tracker whose heartbeat is
+-- older than its bound. SECURITY DEFINER: a monitoring role needs no rights on the tracker's
+-- tables, so existing 1.5.0 grants keep working.
+CREATE FUNCTION @extschema@._tracker_alerts(
+    OUT alert_code integer, OUT alert_status text, OUT job_name text, OUT alert_text text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = @extschema@, pg_temp
+AS $$
+    SELECT CASE s.state WHEN 'OK' THEN 1 WHEN 'WARNING' THEN 2 ELSE 3 END,
+           s.state, s.job_name, s.alert_text
+      FROM tracker_job_state s
+    UNION ALL
+    SELECT 3, 'CRITICAL', 'jobmon-tracker ' || t.tracker,
+           'jobmon-tracker ' || t.tracker || ' has not evaluated its ' || t.jobs
+           || ' job(s) since ' || date_trunc('second', t.evaluated_at) || ' (allowed: ' || t.stale_after
+           || '); the states shown for them may be out of date'
+      FROM tracker_instance t
+     WHERE now() - t.evaluated_at > t.stale_after
 $$;

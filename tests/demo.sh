@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's demo: set-up (tests/setup.sh), then a local PostgreSQL 15 cluster with a
 # database using pg_jobmon, a job that logs its steps, fails and rolls back three nights in
-# a row, and what survived: job_log, job_detail and check_job_status().
+# a row, and what survived: job_log, job_detail and check_job_status(). Then jobmon-tracker:
+# a local queue fed by a demo producer, the tracker evaluating it, and the Checkmk lines,
+# check_job_status() and Nagios output that follow.
 # Re-running it starts afresh with the same output. Settings: DEMO_DIR, DEMO_PORT.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -73,5 +75,73 @@ SELECT job_id, step_id, action, status, message FROM jobmon.job_detail ORDER BY 
 \echo 'SELECT * FROM jobmon.check_job_status();  -- what Nagios sees'
 SELECT * FROM jobmon.check_job_status();
 SQL
+# Part two: jobmon-tracker. Three jobs outside the database write status messages into a
+# local SQLite queue (the demo producer below); the tracker stores them in the same tables,
+# evaluates its timing rules and writes Checkmk lines, which check_job_status() shows too.
+say "building jobmon-tracker (release)"
+cargo build --release --quiet -p tracker-worker --bin jobmon-tracker
+TRACKER_DIR=$DEMO_DIR/tracker
+"${AS_ROOT[@]}" rm -rf "$TRACKER_DIR"
+"${AS_ROOT[@]}" install -d -o postgres "$TRACKER_DIR" "$TRACKER_DIR/state"
+"${AS_ROOT[@]}" install -o postgres -m 0755 "$ROOT/target/release/jobmon-tracker" "$TRACKER_DIR/jobmon-tracker"
+tracker() { "${AS_POSTGRES[@]}" "$TRACKER_DIR/jobmon-tracker" "$@"; }
+
+say "the demo producer: jobs append STARTED / ERROR / SUCCESS messages to $TRACKER_DIR/queue.sqlite"
+Q=$TRACKER_DIR/queue.sqlite
+tracker queue -f "$Q" add --instance P --job EXPORT_FINANCE --event STARTED >/dev/null
+tracker queue -f "$Q" add --instance P --job EXPORT_FINANCE --event SUCCESS --message '1200 rows exported' >/dev/null
+tracker queue -f "$Q" add --instance P --job LOAD_DWH --event STARTED >/dev/null
+tracker queue -f "$Q" add --instance P --job LOAD_DWH --event ERROR --message 'ORA-01555: snapshot too old' >/dev/null
+tracker queue -f "$Q" add --instance P --job BACKUP --event STARTED >/dev/null
+# The backup started three hours ago (its timeout is two hours).
+"${AS_POSTGRES[@]}" sqlite3 "$Q" "UPDATE messages SET timestamp = julianday('now', '-3 hours') WHERE job = 'BACKUP'"
+tracker queue -f "$Q" list -t UTC | sed 's/^/    /'
+
+"${AS_POSTGRES[@]}" tee "$TRACKER_DIR/jobmon-tracker.toml" >/dev/null <<TOML
+[global]
+time_zone = "UTC"
+poll_interval = "10s"
+
+[database]
+host = "$DEMO_DIR"
+port = $DEMO_PORT
+dbname = "$DB"
+
+[output]
+state_dir = "$TRACKER_DIR/state"
+spool_file = "$TRACKER_DIR/600_jobmon.txt"
+
+[[sources]]
+name = "local"
+local_queue = "$Q"
+
+[[jobs]]
+name = "EXPORT_FINANCE"
+env = "P"
+cyclic = { interval = "1h" }
+
+[[jobs]]
+name = "LOAD_DWH"
+env = "P"
+daily = { start = "02:30", start_max_delay = "30m" }
+max_errors_before_alerting = 1
+
+[[jobs]]
+name = "BACKUP"
+env = "P"
+cyclic = { interval = "1d" }
+timeout = "2h"
+TOML
+say "jobmon-tracker run --once -c $TRACKER_DIR/jobmon-tracker.toml"
+tracker run --once -c "$TRACKER_DIR/jobmon-tracker.toml" 2>&1 | sed 's/^/    /'
+say "the Checkmk spool file it wrote ($TRACKER_DIR/600_jobmon.txt)"
+sed 's/^/    /' "$TRACKER_DIR/600_jobmon.txt"
+say "jobmon-tracker check (the same lines, evaluated on demand: a Checkmk local check)"
+tracker check -c "$TRACKER_DIR/jobmon-tracker.toml" | sed 's/^/    /'
+say "check_job_status() now reports the tracked jobs next to the nightly load"
+psql_demo -d "$DB" -c "SELECT * FROM jobmon.check_job_status()"
+say "jobmon-tracker nagios (a Nagios plugin around check_job_status(); exit 2 = CRITICAL)"
+tracker nagios -c "$TRACKER_DIR/jobmon-tracker.toml" | sed 's/^/    /' || say "exit status $?"
+
 say "done. Connect with: ${AS_POSTGRES[*]} psql -h $DEMO_DIR -p $DEMO_PORT $DB"
 say "stop the demo cluster with: ${AS_POSTGRES[*]} $PG_BIN/pg_ctl -D $DEMO_DIR/data stop"

@@ -264,3 +264,19 @@ pub fn message_count(c: &mut Client, source: &str) -> i64 {
     .map(|r| r.get(0))
     .unwrap_or(-1)
 }
+
+/// Grants `role` exactly what the README's "The database role" section lists for the
+/// tracker, so tests run it with no more rights than users give it.
+pub fn grant_tracker_rights(db: &TestDb, role: &str) {
+    db.connect()
+        .batch_execute(&format!(
+            "GRANT USAGE ON SCHEMA jobmon TO \"{role}\";
+             GRANT SELECT, INSERT, UPDATE ON jobmon.job_log, jobmon.job_detail,
+                   jobmon.tracker_source, jobmon.tracker_message TO \"{role}\";
+             GRANT SELECT, INSERT, UPDATE, DELETE ON jobmon.tracker_instance,
+                   jobmon.tracker_job_state TO \"{role}\";
+             GRANT SELECT ON jobmon.job_status_text TO \"{role}\";
+             GRANT USAGE ON SEQUENCE jobmon.job_log_job_id_seq, jobmon.job_detail_step_id_seq TO \"{role}\";"
+        ))
+        .expect("grant the tracker's rights");
+}

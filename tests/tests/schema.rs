@@ -157,6 +157,8 @@ fn column_defaults_primary_keys_foreign_key_and_indexes_match_1_5_0() {
             "jobmon.tracker_message",
             "PRIMARY KEY (source, generation, queue_id)",
         ),
+        ("jobmon.tracker_instance", "PRIMARY KEY (tracker)"),
+        ("jobmon.tracker_job_state", "PRIMARY KEY (job_name)"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))

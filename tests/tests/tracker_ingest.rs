@@ -2,8 +2,8 @@
 //! runs and steps as the issue says, bad rows set aside, queues emptied or recreated.
 
 use jobmon_tests::tracker::{
-    fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers, tempdir,
-    write_config, SourceSpec,
+    fill_queue, grant_tracker_rights, lost_and_duplicated, message_count, run_once, stored_numbers,
+    tempdir, write_config, SourceSpec,
 };
 use jobmon_tests::TestDb;
 use tracker_worker::queue::Queue;
@@ -185,15 +185,7 @@ fn a_recreated_queue_file_is_read_from_its_start() {
 fn the_tracker_works_as_a_role_with_only_the_documented_grants() {
     let db = TestDb::new("ingest_role");
     let role = db.create_role("tracker", "");
-    db.connect()
-        .batch_execute(&format!(
-            "GRANT USAGE ON SCHEMA jobmon TO \"{role}\";
-             GRANT SELECT, INSERT, UPDATE ON jobmon.job_log, jobmon.job_detail,
-                   jobmon.tracker_source, jobmon.tracker_message TO \"{role}\";
-             GRANT SELECT ON jobmon.job_status_text TO \"{role}\";
-             GRANT USAGE ON SEQUENCE jobmon.job_log_job_id_seq, jobmon.job_detail_step_id_seq TO \"{role}\";"
-        ))
-        .unwrap();
+    grant_tracker_rights(&db, &role);
     let dir = tempdir();
     let queue = dir.path().join("queue.sqlite");
     // 11 runs; runs 3 and 10 fail. The job_log trigger (fired by the tracker's updates)

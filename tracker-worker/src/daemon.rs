@@ -9,6 +9,9 @@
 use crate::config::{self, Config, LogLevel};
 use crate::ingest::cycle::{Polled, Settings, SourceWorker};
 use crate::ingest::runs::Keywords;
+use crate::monitor::{self, Monitor};
+use crate::output::{Outbox, Report};
+use crate::rules::{Reason, State};
 use crate::store::connect::{pg_config, ProcessEnv};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -45,7 +48,9 @@ pub fn run(opts: RunOptions) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(Daemon::new(opts, config, logs).main())
+    let mut daemon = Daemon::new(opts, config, logs);
+    daemon.open_outbox()?;
+    runtime.block_on(daemon.main())
 }
 
 /// The tracker's lease owner id: host, process and a random part (a restarted tracker is a
@@ -91,6 +96,13 @@ struct Daemon {
     workers: HashMap<String, SourceWorker>,
     /// Idle database connections.
     pool: Vec<Store>,
+    monitor: Monitor,
+    /// The name registered in PostgreSQL (`tracker_instance`).
+    tracker: String,
+    /// Each job's last (state, reason), to log changes.
+    last_states: HashMap<String, (State, Reason)>,
+    /// The Event Console outbox, open while `output.event_console` is configured.
+    outbox: Option<Outbox>,
 }
 
 impl Daemon {
@@ -102,12 +114,16 @@ impl Daemon {
             .collect();
         Daemon {
             opts,
+            monitor: Monitor::new(&config),
             config,
             logs,
             owner: owner_id(),
             stop: Arc::new(AtomicBool::new(false)),
             workers,
             pool: Vec::new(),
+            tracker: monitor::tracker_name(),
+            last_states: HashMap::new(),
+            outbox: None,
         }
     }
 
@@ -140,6 +156,7 @@ impl Daemon {
                     }
                 }
             }
+            self.evaluate().await;
             if self.opts.once && failures > 0 {
                 self.release_all().await;
                 return Err(format!(
@@ -284,7 +301,96 @@ impl Daemon {
             "configuration reloaded"
         );
         self.workers = kept;
+        self.monitor = Monitor::new(&new);
         self.config = new;
+        if let Err(e) = self.open_outbox() {
+            tracing::error!(error = %e, "Event Console outbox not opened; no events are sent until it can be");
+            self.outbox = None;
+        }
+    }
+
+    /// After a poll: evaluates every job and writes every output. With PostgreSQL
+    /// unreachable every job is UNKNOWN (the outputs say so) and no state is stored.
+    async fn evaluate(&mut self) {
+        if self.monitor.jobs().is_empty() {
+            return;
+        }
+        let now = chrono::Utc::now();
+        let store = match self.pool.pop() {
+            Some(s) if !s.is_closed() => Ok(s),
+            _ => match pg_config(&self.config.database, &ProcessEnv) {
+                Ok(c) => Store::connect(&c).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        let evals = match store {
+            Ok(store) => {
+                let evals = match self.monitor.evaluate(&store, now).await {
+                    Ok(evals) => {
+                        match self
+                            .monitor
+                            .store_states(&store, &self.tracker, &evals)
+                            .await
+                        {
+                            Ok(0) => {}
+                            Ok(n) => {
+                                tracing::info!(jobs = n, "marked TIMEOUT/DELAYED runs in job_log")
+                            }
+                            Err(e) => tracing::warn!(error = %e, "could not store the job states"),
+                        }
+                        evals
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the events; every job is UNKNOWN");
+                        self.monitor.unavailable(&e.to_string(), now)
+                    }
+                };
+                if !store.is_closed() {
+                    self.pool.push(store);
+                }
+                evals
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot connect to the database; every job is UNKNOWN");
+                self.monitor.unavailable(&e, now)
+            }
+        };
+        let reports = self.monitor.reports(&evals);
+        for (job, eval) in &reports {
+            let key = format!("{}__{}", job.name, job.env);
+            let now_state = (eval.state, eval.reason);
+            match self.last_states.insert(key, now_state) {
+                Some(before) if before == now_state => {}
+                Some(_) => {
+                    tracing::info!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state changed")
+                }
+                None => {
+                    tracing::debug!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state")
+                }
+            }
+        }
+        let errors =
+            tokio::task::block_in_place(|| monitor::write_files(&self.config.output, &reports));
+        for e in errors {
+            tracing::error!(error = %e, "output not written");
+        }
+        if let (Some(outbox), Some(ec)) = (&mut self.outbox, &self.config.output.event_console) {
+            let timeout = self.config.global.source_timeout;
+            tokio::task::block_in_place(|| send_events(outbox, ec, &reports, now, timeout));
+        }
+    }
+
+    /// Opens the Event Console outbox if one is configured (and is not open already).
+    fn open_outbox(&mut self) -> Result<(), String> {
+        let Some(ec) = &self.config.output.event_console else {
+            self.outbox = None;
+            return Ok(());
+        };
+        if self.outbox.as_ref().is_some_and(|o| o.path() == ec.outbox) {
+            return Ok(());
+        }
+        self.outbox = Some(Outbox::open(&ec.outbox).map_err(|e| e.to_string())?);
+        Ok(())
     }
 
     async fn release_all(&mut self) {
@@ -299,6 +405,30 @@ impl Daemon {
             if let Err(e) = store.release(&self.owner, None).await {
                 tracing::warn!(error = %e, "could not give up the leases; they expire by themselves");
             }
+        }
+    }
+}
+
+/// Queues an Event Console message for every job whose state changed, then sends what is
+/// queued; what cannot be sent now stays in the outbox for the next evaluation.
+fn send_events(
+    outbox: &mut Outbox,
+    ec: &config::EventConsole,
+    reports: &[Report],
+    now: chrono::DateTime<chrono::Utc>,
+    timeout: Duration,
+) {
+    match outbox.record(reports, &ec.format(), now) {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(events = n, "state changes queued for the Event Console"),
+        Err(e) => tracing::error!(error = %e, "state changes not queued for the Event Console"),
+    }
+    match outbox.deliver(&ec.target, timeout) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(events = n, target = %ec.target, "sent to the Event Console"),
+        Err(e) => {
+            let pending = outbox.pending().unwrap_or_default();
+            tracing::warn!(error = %e, pending, "Event Console not reached; retrying at the next evaluation");
         }
     }
 }
@@ -394,7 +524,11 @@ impl Logs {
             }
             None => {
                 registry
-                    .with(tracing_subscriber::fmt::layer().with_writer(io::stderr))
+                    .with(
+                        tracing_subscriber::fmt::layer()
+                            .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+                            .with_writer(io::stderr),
+                    )
                     .try_init()
                     .map_err(|e| e.to_string())?;
                 None

@@ -12,6 +12,8 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod ingest;
+pub mod monitor;
+pub mod nagios;
 pub mod output;
 pub mod queue;
 pub mod rules;

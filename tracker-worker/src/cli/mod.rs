@@ -3,8 +3,10 @@
 //!
 //! Exit codes: 0 success, 1 runtime error (file missing, not SQLite, invalid
 //! configuration, ...), 2 usage error (unknown option, missing or malformed argument,
-//! including a `-j` value that is not a JSON object).
+//! including a `-j` value that is not a JSON object). `nagios` exits with a Nagios state
+//! instead (0-3, usage errors 3).
 
+mod check_cmd;
 mod config_cmd;
 mod queue_cmd;
 
@@ -50,6 +52,45 @@ pub enum Command {
     /// Exit status: 0 after a signal or with --once, 1 when it cannot start (e.g. an invalid
     /// configuration), 2 for a wrong command line.
     Run(RunArgs),
+    /// Print every configured job's Checkmk local-check line, evaluated now.
+    ///
+    /// Reads the jobs' messages and the sources' health from PostgreSQL (what the daemon
+    /// stored), applies the timing rules and prints `<0-3> "<service>" <metrics> <text>`,
+    /// one line per job in configuration order. It reads only, so it runs safely next to
+    /// `run`. Installed as a Checkmk local check (a script in the agent's local/ directory
+    /// that execs it with --header) it replaces the state files. When PostgreSQL cannot be
+    /// reached every job is UNKNOWN with the reason; the exit status is 0 unless the
+    /// configuration is invalid (1) or the command line wrong (2).
+    Check(CheckArgs),
+    /// Nagios/Icinga plugin: report check_job_status() of a pg_jobmon database.
+    ///
+    /// Connects (with the tracker's configuration, or psql-like options and the PG*
+    /// environment), runs check_job_status() once and prints
+    /// `JOBMON <STATE> - <summary> | <perfdata>` and one line per alert. Unlike the other
+    /// commands its exit status is the Nagios state: 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN (also for an unreachable database, a timeout or a wrong command line).
+    Nagios(crate::nagios::NagiosArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  jobmon-tracker check -c /etc/jobmon-tracker/jobmon-tracker.toml
+  jobmon-tracker check -c /etc/jobmon-tracker/jobmon-tracker.toml --header   # as a Checkmk local check")]
+pub struct CheckArgs {
+    /// The configuration file (TOML, or the 2016 job_tracker JSON).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Print the `<<<local:sep(0)>>>` section header first (for the agent's local/ or
+    /// plugins/ directory; a local check run by the agent itself needs no header).
+    #[arg(long)]
+    pub header: bool,
+    /// Bound on connecting to PostgreSQL and reading the events.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
 }
 
 #[derive(Debug, Args)]
@@ -278,13 +319,24 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             once: args.once,
         })
         .map_err(CliError::Runtime),
+        Command::Check(args) => check_cmd::run(args),
+        // Its exit status is the check's result (0-3), which CliError cannot express; the
+        // report is printed and flushed and the runtime shut down by now.
+        Command::Nagios(args) => std::process::exit(crate::nagios::run(&args).exit_code().into()),
     }
 }
 
 /// The program: parses arguments (clap exits 2 on usage errors, 0 for --help/--version),
 /// runs the command and maps errors to exit codes.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A monitoring plugin reports its own wrong command line as UNKNOWN (3), not 2.
+        Err(e) if e.use_stderr() && crate::nagios::invoked(std::env::args_os()) => {
+            return crate::nagios::usage_error(&e)
+        }
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,9 @@
 //! explicitly, so reading the text back gives the same configuration; the tests check that.
 
 use super::types::format_duration;
-use super::{Config, Database, Job, QuietWindow, Schedule, Source, Transport};
+use super::{
+    facility_name, Config, Database, EventConsole, Job, QuietWindow, Schedule, Source, Transport,
+};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -79,6 +81,9 @@ pub fn to_toml(config: &Config, notes: &[String]) -> String {
     if let Some(f) = &o.prometheus_file {
         let _ = writeln!(out, "prometheus_file = {}", path(f));
     }
+    if let Some(ec) = &o.event_console {
+        event_console(&mut out, ec);
+    }
 
     for s in &config.sources {
         source(&mut out, s);
@@ -112,6 +117,30 @@ fn database(out: &mut String, d: &Database) {
     if let Some(f) = &d.password_file {
         let _ = writeln!(out, "password_file = {}", path(f));
     }
+}
+
+/// A sub-table of `[output]`: written last in that table, so the keys above stay in it.
+fn event_console(out: &mut String, ec: &EventConsole) {
+    out.push_str("\n[output.event_console]\n");
+    let _ = writeln!(out, "target = {}", quote(&ec.target.to_string()));
+    let _ = writeln!(out, "outbox = {}", path(&ec.outbox));
+    let _ = writeln!(out, "service_level = {}", ec.service_level);
+    let _ = match facility_name(ec.facility) {
+        Some(name) => writeln!(out, "facility = {}", quote(name)),
+        None => writeln!(out, "facility = {}", ec.facility),
+    };
+    if let Some(h) = &ec.host {
+        let _ = writeln!(out, "host = {}", quote(h));
+    }
+    match &ec.hostname {
+        Some(h) => {
+            let _ = writeln!(out, "hostname = {}", quote(h));
+        }
+        None => {
+            out.push_str("# hostname = \"tracker.example.com\"  # unset: this machine's name\n")
+        }
+    }
+    let _ = writeln!(out, "app_name = {}", quote(&ec.app_name));
 }
 
 fn source(out: &mut String, s: &Source) {

@@ -8,10 +8,12 @@ use super::types::{
 };
 use super::validate::{check_model, conninfo_has_password, from_serde, TOML_KEYS};
 use super::{
-    defaults, Config, Database, Global, Job, Output, Problem, Schedule, Source, SshSource,
-    Transport,
+    defaults, facility_code, Config, Database, EcTarget, EventConsole, Global, Job, Output,
+    Problem, Schedule, Source, SshSource, Transport, EC_TARGET_EXPECTED, FACILITY_EXPECTED,
 };
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,6 +91,60 @@ struct RawOutput {
     service_prefix: Option<String>,
     service_name: Option<ServiceTemplate>,
     prometheus_file: Option<PathBuf>,
+    event_console: Option<RawEventConsole>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEventConsole {
+    #[serde(default, deserialize_with = "de_opt_ec_target")]
+    target: Option<EcTarget>,
+    outbox: Option<PathBuf>,
+    service_level: Option<u32>,
+    #[serde(default, deserialize_with = "de_opt_facility")]
+    facility: Option<u8>,
+    host: Option<String>,
+    hostname: Option<String>,
+    app_name: Option<String>,
+}
+
+fn de_opt_ec_target<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EcTarget>, D::Error> {
+    d.deserialize_any(StrVisitor {
+        expected: EC_TARGET_EXPECTED,
+        parse: EcTarget::parse,
+    })
+    .map(Some)
+}
+
+/// A facility: a name (`local0`) or its number (16).
+struct FacilityVisitor;
+
+impl Visitor<'_> for FacilityVisitor {
+    type Value = u8;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(FACILITY_EXPECTED)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u8, E> {
+        facility_code(v).ok_or_else(|| {
+            E::custom(format!(
+                "unknown facility `{v}`; expected {FACILITY_EXPECTED}"
+            ))
+        })
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u8, E> {
+        u8::try_from(v).ok().filter(|&n| n <= 23).ok_or_else(|| {
+            E::custom(format!(
+                "facility {v} is out of range; expected {FACILITY_EXPECTED}"
+            ))
+        })
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u8, E> {
+        self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+fn de_opt_facility<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    d.deserialize_any(FacilityVisitor).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -284,6 +340,10 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
         service_prefix: raw.output.service_prefix.unwrap_or_default(),
         service_name: raw.output.service_name.unwrap_or_default(),
         prometheus_file: raw.output.prometheus_file,
+        event_console: raw
+            .output
+            .event_console
+            .and_then(|ec| event_console(ec, problems)),
     };
 
     let sources = raw
@@ -305,6 +365,56 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
         sources,
         jobs,
     }
+}
+
+/// A syslog header field (RFC 5424 HOSTNAME, APP-NAME): 1 to `max` printable ASCII
+/// characters. Refused rather than mangled, so the Event Console shows what was configured.
+fn header_field(value: &Option<String>, key: &str, max: usize, problems: &mut Vec<Problem>) {
+    if let Some(v) = value {
+        if v.is_empty() || v.len() > max || !v.bytes().all(|b| b.is_ascii_graphic()) {
+            problems.push(Problem::new(
+                format!("output.event_console.{key}"),
+                format!("expected 1 to {max} printable ASCII characters without spaces, as an RFC 5424 header field allows"),
+            ));
+        }
+    }
+}
+
+fn event_console(raw: RawEventConsole, problems: &mut Vec<Problem>) -> Option<EventConsole> {
+    let key = |k: &str| format!("output.event_console.{k}");
+    if raw.target.is_none() {
+        problems.push(Problem::new(
+            key("target"),
+            format!("required key is missing; expected {EC_TARGET_EXPECTED}"),
+        ));
+    }
+    if raw.outbox.is_none() {
+        problems.push(Problem::new(
+            key("outbox"),
+            "required key is missing: name a file (e.g. /var/lib/jobmon-tracker/ec-outbox.sqlite) where the tracker keeps the last state sent per service and the events not yet delivered, so that a restart sends no duplicates and an Event Console outage loses no events",
+        ));
+    }
+    header_field(&raw.hostname, "hostname", 255, problems);
+    header_field(&raw.app_name, "app_name", 48, problems);
+    if raw
+        .host
+        .as_ref()
+        .is_some_and(|h| h.trim().is_empty() || h.contains(char::is_control))
+    {
+        problems.push(Problem::new(
+            key("host"),
+            "expected a Checkmk host name (omit the key to let the Event Console take the syslog HOSTNAME)",
+        ));
+    }
+    Some(EventConsole {
+        target: raw.target?,
+        outbox: raw.outbox?,
+        service_level: raw.service_level.unwrap_or(defaults::EC_SERVICE_LEVEL),
+        facility: raw.facility.unwrap_or(defaults::EC_FACILITY),
+        host: raw.host,
+        hostname: raw.hostname,
+        app_name: raw.app_name.unwrap_or_else(|| defaults::EC_APP_NAME.into()),
+    })
 }
 
 fn source(i: usize, s: RawSource, problems: &mut Vec<Problem>) -> Source {

@@ -42,6 +42,14 @@ pub mod defaults {
     pub const READ_BATCH_SIZE: u32 = 1000;
     pub const SSH_PORT: u16 = 22;
     pub const MAX_ERRORS_BEFORE_ALERTING: u32 = 1;
+    /// The syslog port, UDP and TCP alike, that the Event Console listens on.
+    pub const EC_SYSLOG_PORT: u16 = 514;
+    /// `user`: what `logger` and most applications use; Event Console rules rarely filter
+    /// on it.
+    pub const EC_FACILITY: u8 = 1;
+    /// No service level: the Event Console's own default.
+    pub const EC_SERVICE_LEVEL: u32 = 0;
+    pub const EC_APP_NAME: &str = "jobmon-tracker";
     /// Lower bound of the default staleness bound: a few missed polls are no reason to
     /// call every job UNKNOWN.
     pub const STALE_AFTER_MIN: Duration = Duration::from_secs(300);
@@ -133,6 +141,182 @@ pub struct Output {
     pub service_name: ServiceTemplate,
     /// Prometheus text file for node_exporter's textfile collector (`*.prom`).
     pub prometheus_file: Option<PathBuf>,
+    /// Checkmk Event Console messages, one per state change; `None`: none sent.
+    pub event_console: Option<EventConsole>,
+}
+
+/// `[output.event_console]`: where Event Console messages go and what their header says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventConsole {
+    pub target: EcTarget,
+    /// SQLite file with the last state sent per service and the messages not yet
+    /// delivered: what makes a restart send no duplicates and an outage lose nothing.
+    pub outbox: PathBuf,
+    /// Checkmk service level (`sl`) of every event.
+    pub service_level: u32,
+    /// Syslog facility, 0-23.
+    pub facility: u8,
+    /// Checkmk host the events belong to; `None`: the Event Console takes HOSTNAME.
+    pub host: Option<String>,
+    /// Syslog HOSTNAME; `None`: this machine's name, read when the format is built.
+    pub hostname: Option<String>,
+    /// Syslog APP-NAME.
+    pub app_name: String,
+}
+
+impl EventConsole {
+    /// The message header this configuration asks for; an unset hostname becomes this
+    /// machine's name.
+    pub fn format(&self) -> crate::output::EcFormat {
+        crate::output::EcFormat {
+            hostname: self.hostname.clone().unwrap_or_else(local_hostname),
+            app_name: self.app_name.clone(),
+            facility: self.facility,
+            service_level: self.service_level,
+            host: self.host.clone(),
+        }
+    }
+}
+
+/// This machine's name as the kernel knows it; `-` (the syslog nil value) if unreadable.
+pub fn local_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Where Event Console messages are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcTarget {
+    /// The Event Console's Unix event socket (`<site>/tmp/run/mkeventd/eventsocket`).
+    Unix(PathBuf),
+    /// Its named pipe (`<site>/tmp/run/mkeventd/events`).
+    Pipe(PathBuf),
+    /// Its syslog UDP port.
+    Udp { host: String, port: u16 },
+    /// Its syslog TCP port.
+    Tcp { host: String, port: u16 },
+}
+
+/// The accepted spellings of an [`EcTarget`], for error messages.
+pub const EC_TARGET_EXPECTED: &str = "\"unix:/path\" (the Event Console's event socket), \"pipe:/path\" (its named pipe), \"udp:host[:port]\" or \"tcp:host[:port]\" (its syslog port, 514 if omitted; an IPv6 address in brackets: \"udp:[::1]:514\")";
+
+impl EcTarget {
+    /// Parses `unix:/path`, `pipe:/path`, `udp:host[:port]` or `tcp:host[:port]`.
+    pub fn parse(s: &str) -> Result<EcTarget, String> {
+        let Some((scheme, rest)) = s.split_once(':') else {
+            return Err(format!(
+                "`{s}` does not start with unix:, pipe:, udp: or tcp:"
+            ));
+        };
+        match scheme {
+            "unix" | "pipe" => {
+                // A relative path would depend on the directory the daemon started in.
+                if !rest.starts_with('/') || rest.contains('\0') {
+                    return Err(format!(
+                        "`{s}`: expected an absolute path after `{scheme}:`"
+                    ));
+                }
+                let path = PathBuf::from(rest);
+                Ok(if scheme == "unix" {
+                    EcTarget::Unix(path)
+                } else {
+                    EcTarget::Pipe(path)
+                })
+            }
+            "udp" | "tcp" => {
+                let (host, port) = host_port(rest).map_err(|why| format!("`{s}`: {why}"))?;
+                Ok(if scheme == "udp" {
+                    EcTarget::Udp { host, port }
+                } else {
+                    EcTarget::Tcp { host, port }
+                })
+            }
+            other => Err(format!("`{s}`: unknown transport `{other}`")),
+        }
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`; the port defaults to the syslog port.
+fn host_port(s: &str) -> Result<(String, u16), String> {
+    let (host, port) = if let Some(inner) = s.strip_prefix('[') {
+        let (host, after) = inner
+            .split_once(']')
+            .ok_or("an IPv6 address needs its closing `]`")?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("`{host}` in brackets is not an IPv6 address"));
+        }
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("expected `:port` after `]`")?,
+                ),
+            ),
+        }
+    } else {
+        match s.split_once(':') {
+            None => (s, None),
+            Some((host, port)) if !port.contains(':') => (host, Some(port)),
+            Some(_) => return Err("write an IPv6 address in brackets, e.g. `[::1]:514`".into()),
+        }
+    };
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err("expected a host name or address".into());
+    }
+    let port = match port {
+        None => defaults::EC_SYSLOG_PORT,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|&p| p != 0)
+            .ok_or_else(|| format!("`{p}` is not a port from 1 to 65535"))?,
+    };
+    Ok((host.to_owned(), port))
+}
+
+impl fmt::Display for EcTarget {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let host_port = |f: &mut fmt::Formatter, scheme: &str, host: &str, port: u16| {
+            if host.contains(':') {
+                write!(f, "{scheme}:[{host}]:{port}")
+            } else {
+                write!(f, "{scheme}:{host}:{port}")
+            }
+        };
+        match self {
+            EcTarget::Unix(path) => write!(f, "unix:{}", path.display()),
+            EcTarget::Pipe(path) => write!(f, "pipe:{}", path.display()),
+            EcTarget::Udp { host, port } => host_port(f, "udp", host, *port),
+            EcTarget::Tcp { host, port } => host_port(f, "tcp", host, *port),
+        }
+    }
+}
+
+/// Syslog facility names by number, as the Event Console shows them.
+const FACILITY_NAMES: [&str; 24] = [
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "ntp", "logaudit", "logalert", "clock", "local0", "local1", "local2", "local3",
+    "local4", "local5", "local6", "local7",
+];
+
+/// The accepted spellings of a facility, for error messages.
+pub const FACILITY_EXPECTED: &str = "a facility name (user, daemon, local0 to local7, or kern, mail, auth, syslog, lpr, news, uucp, cron, authpriv, ftp, ntp, logaudit, logalert, clock) or a number from 0 to 23";
+
+/// The name of facility `code` (`local0` for 16).
+pub fn facility_name(code: u8) -> Option<&'static str> {
+    FACILITY_NAMES.get(usize::from(code)).copied()
+}
+
+/// The number of a facility name.
+pub fn facility_code(name: &str) -> Option<u8> {
+    let i = FACILITY_NAMES.iter().position(|n| *n == name)?;
+    u8::try_from(i).ok()
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,7 @@
 //! with defaults filled in, plus warnings about things that are valid but risky.
 
 use super::types::format_duration;
-use super::{Config, HostKeyPolicy, Schedule, Transport};
+use super::{facility_name, Config, EcTarget, EventConsole, HostKeyPolicy, Schedule, Transport};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -105,6 +105,10 @@ pub fn summary(config: &Config) -> String {
         )
     );
     let _ = writeln!(out, "  Prometheus file: {}", opt_path(&o.prometheus_file));
+    match &o.event_console {
+        None => out.push_str("  Event Console: not sent\n"),
+        Some(ec) => event_console(&mut out, ec),
+    }
 
     let _ = writeln!(out, "sources ({}):", config.sources.len());
     for s in &config.sources {
@@ -179,6 +183,59 @@ pub fn summary(config: &Config) -> String {
     out
 }
 
+fn event_console(out: &mut String, ec: &EventConsole) {
+    let _ = writeln!(
+        out,
+        "  Event Console: one event per state change to {}; outbox {}",
+        ec.target,
+        ec.outbox.display()
+    );
+    let _ = writeln!(
+        out,
+        "    facility {} ({}), service level {}, Checkmk host {}, syslog hostname {}, app name {:?}",
+        facility_name(ec.facility).unwrap_or("?"),
+        ec.facility,
+        ec.service_level,
+        ec.host
+            .as_ref()
+            .map_or("from the syslog hostname".to_owned(), |h| format!("{h:?}")),
+        ec.hostname
+            .as_ref()
+            .map_or("this machine's name".to_owned(), |h| format!("{h:?}")),
+        ec.app_name
+    );
+}
+
+/// What is odd about an Event Console target or outbox as seen from this machine.
+fn event_console_warnings(ec: &EventConsole, out: &mut Vec<String>) {
+    use std::os::unix::fs::FileTypeExt;
+    match &ec.target {
+        EcTarget::Unix(p) if !p.exists() => out.push(format!(
+            "output.event_console.target: the event socket {} does not exist on this machine; events stay in the outbox until it does",
+            p.display()
+        )),
+        EcTarget::Pipe(p) => match std::fs::metadata(p) {
+            Err(_) => out.push(format!(
+                "output.event_console.target: the pipe {} does not exist on this machine; events stay in the outbox until it does",
+                p.display()
+            )),
+            Ok(m) if !m.file_type().is_fifo() => out.push(format!(
+                "output.event_console.target: {} is not a named pipe; the tracker refuses to write to it",
+                p.display()
+            )),
+            Ok(_) => {}
+        },
+        _ => {}
+    }
+    let dir = ec.outbox.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+        out.push(format!(
+            "output.event_console.outbox: directory {} does not exist on this machine; the outbox cannot be created there",
+            dir.display()
+        ));
+    }
+}
+
 /// Valid but worth a look: insecure host key checks, files that are not there (on this
 /// machine), nothing to do.
 pub fn warnings(config: &Config) -> Vec<String> {
@@ -230,6 +287,9 @@ pub fn warnings(config: &Config) -> Vec<String> {
                 f.display()
             ));
         }
+    }
+    if let Some(ec) = &o.event_console {
+        event_console_warnings(ec, &mut out);
     }
     if let Some(f) = config
         .database

@@ -602,3 +602,287 @@ fn an_unreadable_file_is_named() {
         "{err}"
     );
 }
+
+fn with_ec(table: &str) -> String {
+    format!("{MINIMAL}\n[output.event_console]\n{table}")
+}
+
+/// The event console table of a valid text.
+fn ec(table: &str) -> EventConsole {
+    toml(&with_ec(table))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .output
+        .event_console
+        .expect("event console configured")
+}
+
+#[test]
+fn event_console_targets_in_every_form() {
+    let cases = [
+        (
+            "unix:/omd/sites/mysite/tmp/run/mkeventd/eventsocket",
+            EcTarget::Unix("/omd/sites/mysite/tmp/run/mkeventd/eventsocket".into()),
+            "unix:/omd/sites/mysite/tmp/run/mkeventd/eventsocket",
+        ),
+        (
+            "pipe:/omd/sites/mysite/tmp/run/mkeventd/events",
+            EcTarget::Pipe("/omd/sites/mysite/tmp/run/mkeventd/events".into()),
+            "pipe:/omd/sites/mysite/tmp/run/mkeventd/events",
+        ),
+        (
+            "udp:monitor.example.com",
+            EcTarget::Udp {
+                host: "monitor.example.com".into(),
+                port: 514,
+            },
+            "udp:monitor.example.com:514",
+        ),
+        (
+            "udp:10.0.0.5:1514",
+            EcTarget::Udp {
+                host: "10.0.0.5".into(),
+                port: 1514,
+            },
+            "udp:10.0.0.5:1514",
+        ),
+        (
+            "tcp:[::1]:6514",
+            EcTarget::Tcp {
+                host: "::1".into(),
+                port: 6514,
+            },
+            "tcp:[::1]:6514",
+        ),
+        (
+            "tcp:[fe80::1]",
+            EcTarget::Tcp {
+                host: "fe80::1".into(),
+                port: 514,
+            },
+            "tcp:[fe80::1]:514",
+        ),
+    ];
+    for (text, target, shown) in cases {
+        let c = ec(&format!(
+            "target = \"{text}\"\noutbox = \"/var/lib/jobmon-tracker/ec.sqlite\"\n"
+        ));
+        assert_eq!(c.target, target, "{text}");
+        assert_eq!(c.target.to_string(), shown);
+        assert_eq!(EcTarget::parse(shown), Ok(target));
+    }
+}
+
+#[test]
+fn event_console_defaults_and_round_trip() {
+    let c = ec("target = \"udp:monitor\"\noutbox = \"/var/lib/jobmon-tracker/ec.sqlite\"\n");
+    assert_eq!(
+        c,
+        EventConsole {
+            target: EcTarget::Udp {
+                host: "monitor".into(),
+                port: 514
+            },
+            outbox: "/var/lib/jobmon-tracker/ec.sqlite".into(),
+            service_level: 0,
+            facility: 1,
+            host: None,
+            hostname: None,
+            app_name: "jobmon-tracker".into(),
+        }
+    );
+    let full = toml(&with_ec(
+        r#"target = "tcp:[::1]"
+outbox = "/var/lib/jobmon-tracker/ec.sqlite"
+service_level = 20
+facility = "local3"
+host = "dwh-prod"
+hostname = "tracker1.example.com"
+app_name = "jobs"
+"#,
+    ))
+    .unwrap();
+    let c = full.output.event_console.clone().unwrap();
+    assert_eq!(
+        (c.facility, c.service_level, c.host.as_deref()),
+        (19, 20, Some("dwh-prod"))
+    );
+    let text = to_toml(&full, &[]);
+    assert!(
+        text.contains("[output.event_console]\ntarget = \"tcp:[::1]:514\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("facility = \"local3\"\n"), "{text}");
+    assert_eq!(toml(&text).unwrap(), full);
+    let minimal = toml(&with_ec(
+        "target = \"pipe:/run/ec/events\"\noutbox = \"ec.sqlite\"\nfacility = 16\n",
+    ))
+    .unwrap();
+    assert_eq!(minimal.output.event_console.as_ref().unwrap().facility, 16);
+    assert_eq!(toml(&to_toml(&minimal, &[])).unwrap(), minimal);
+    assert_eq!(toml(MINIMAL).unwrap().output.event_console, None);
+}
+
+#[test]
+fn event_console_bad_targets_name_the_key_and_the_accepted_forms() {
+    let cases = [
+        (
+            "eventsocket",
+            "`eventsocket` does not start with unix:, pipe:, udp: or tcp:",
+        ),
+        ("syslog:host", "`syslog:host`: unknown transport `syslog`"),
+        (
+            "unix:run/eventsocket",
+            "expected an absolute path after `unix:`",
+        ),
+        ("pipe:", "expected an absolute path after `pipe:`"),
+        ("udp:", "expected a host name or address"),
+        ("udp:host:0", "`0` is not a port from 1 to 65535"),
+        ("tcp:host:70000", "`70000` is not a port from 1 to 65535"),
+        ("tcp:host:syslog", "`syslog` is not a port from 1 to 65535"),
+        ("udp:::1:514", "write an IPv6 address in brackets"),
+        ("tcp:[::1", "needs its closing `]`"),
+        ("tcp:[::1]514", "expected `:port` after `]`"),
+        (
+            "udp:[monitor]:514",
+            "`monitor` in brackets is not an IPv6 address",
+        ),
+    ];
+    for (value, why) in cases {
+        let (p, text) = problem(&with_ec(&format!(
+            "target = \"{value}\"\noutbox = \"/tmp/ec.sqlite\"\n"
+        )));
+        assert_eq!(p.key, "output.event_console.target", "{value}");
+        assert!(p.message.contains(why), "{value}: {}", p.message);
+        assert!(
+            p.message.contains(
+                "expected \"unix:/path\" (the Event Console's event socket), \"pipe:/path\""
+            ),
+            "{value}: {}",
+            p.message
+        );
+        assert!(text.contains("key `output.event_console.target`"), "{text}");
+    }
+    let (p, _) = problem(&with_ec("target = 514\noutbox = \"/tmp/ec.sqlite\"\n"));
+    assert_eq!(p.key, "output.event_console.target");
+    assert!(p.message.contains("found integer `514`"), "{}", p.message);
+    let (p, _) = problem(&with_ec("outbox = \"/tmp/ec.sqlite\"\n"));
+    assert_eq!(p.key, "output.event_console.target");
+    assert!(
+        p.message
+            .starts_with("required key is missing; expected \"unix:/path\""),
+        "{}",
+        p.message
+    );
+}
+
+#[test]
+fn event_console_other_bad_values_are_named() {
+    let (p, _) = problem(&with_ec("target = \"udp:monitor\"\n"));
+    assert_eq!(p.key, "output.event_console.outbox");
+    assert!(
+        p.message.contains("keeps the last state sent per service and the events not yet delivered, so that a restart sends no duplicates"),
+        "{}",
+        p.message
+    );
+    let base = "target = \"udp:monitor\"\noutbox = \"/tmp/ec.sqlite\"\n";
+    let (p, _) = problem(&with_ec(&format!("{base}facility = \"local8\"\n")));
+    assert_eq!(p.key, "output.event_console.facility");
+    assert!(
+        p.message.starts_with(
+            "unknown facility `local8`; expected a facility name (user, daemon, local0 to local7"
+        ),
+        "{}",
+        p.message
+    );
+    let (p, _) = problem(&with_ec(&format!("{base}facility = 24\n")));
+    assert_eq!(p.key, "output.event_console.facility");
+    assert!(
+        p.message.contains("facility 24 is out of range")
+            && p.message.contains("a number from 0 to 23"),
+        "{}",
+        p.message
+    );
+    let (p, _) = problem(&with_ec(&format!("{base}service_level = -1\n")));
+    assert_eq!(p.key, "output.event_console.service_level");
+    let (p, _) = problem(&with_ec(&format!("{base}hostname = \"my host\"\n")));
+    assert_eq!(p.key, "output.event_console.hostname");
+    assert!(
+        p.message.contains("1 to 255 printable ASCII characters"),
+        "{}",
+        p.message
+    );
+    let (p, _) = problem(&with_ec(&format!(
+        "{base}app_name = \"{}\"\n",
+        "a".repeat(49)
+    )));
+    assert_eq!(p.key, "output.event_console.app_name");
+    assert!(p.message.contains("1 to 48"), "{}", p.message);
+    let (p, _) = problem(&with_ec(&format!("{base}host = \" \"\n")));
+    assert_eq!(p.key, "output.event_console.host");
+    let (p, _) = problem(&with_ec(&format!("{base}sevice_level = 10\n")));
+    assert_eq!(p.key, "output.event_console.sevice_level");
+    assert_eq!(
+        p.message,
+        "unknown key; allowed keys here: target, outbox, service_level, facility, host, hostname, app_name"
+    );
+}
+
+#[test]
+fn event_console_format_takes_the_header_fields() {
+    let c = ec(
+        "target = \"udp:monitor\"\noutbox = \"/tmp/ec.sqlite\"\nhostname = \"tracker1\"\nfacility = \"daemon\"\nservice_level = 10\nhost = \"dwh\"\n",
+    );
+    assert_eq!(
+        c.format(),
+        crate::output::EcFormat {
+            hostname: "tracker1".into(),
+            app_name: "jobmon-tracker".into(),
+            facility: 3,
+            service_level: 10,
+            host: Some("dwh".into()),
+        }
+    );
+    let unset = ec("target = \"udp:monitor\"\noutbox = \"/tmp/ec.sqlite\"\n");
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(unset.format().hostname, kernel.trim());
+    assert_eq!(local_hostname(), kernel.trim());
+}
+
+#[test]
+fn config_check_shows_the_event_console_and_warns_about_missing_files() {
+    let dir = std::env::temp_dir();
+    let c = toml(&with_ec(&format!(
+        "target = \"unix:{0}/jobmon-no-such-dir/eventsocket\"\noutbox = \"{0}/jobmon-no-such-dir/ec.sqlite\"\nfacility = \"local0\"\n",
+        dir.display()
+    )))
+    .unwrap();
+    let text = summary(&c);
+    assert!(
+        text.contains(&format!(
+            "  Event Console: one event per state change to unix:{0}/jobmon-no-such-dir/eventsocket; outbox {0}/jobmon-no-such-dir/ec.sqlite\n    facility local0 (16), service level 0, Checkmk host from the syslog hostname, syslog hostname this machine's name, app name \"jobmon-tracker\"\n",
+            dir.display()
+        )),
+        "{text}"
+    );
+    let w = warnings(&c).join("\n");
+    assert!(w.contains("the event socket"), "{w}");
+    assert!(
+        w.contains("does not exist on this machine; events stay in the outbox"),
+        "{w}"
+    );
+    assert!(w.contains("output.event_console.outbox: directory"), "{w}");
+    assert!(summary(&toml(MINIMAL).unwrap()).contains("  Event Console: not sent\n"));
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let c = toml(&with_ec(&format!(
+        "target = \"pipe:{}\"\noutbox = \"ec.sqlite\"\n",
+        file.path().display()
+    )))
+    .unwrap();
+    let w = warnings(&c).join("\n");
+    assert!(
+        w.contains("is not a named pipe; the tracker refuses to write to it"),
+        "{w}"
+    );
+    assert!(!w.contains("outbox"), "{w}");
+}

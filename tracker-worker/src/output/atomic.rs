@@ -23,6 +23,17 @@ fn temp_path(path: &Path) -> PathBuf {
 /// read it whatever user they run as). On failure the old file is untouched and no
 /// temporary file is left behind.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), OutputError> {
+    replace(path, contents, true)
+}
+
+/// [`write_atomic`] without the fsyncs: readers still see the old file or the new one, but
+/// after a power failure the file may be empty. For the per-job state files, thousands of
+/// which are rewritten on every poll (an fsync each would take longer than the poll).
+pub fn write_replace(path: &Path, contents: &[u8]) -> Result<(), OutputError> {
+    replace(path, contents, false)
+}
+
+fn replace(path: &Path, contents: &[u8], durable: bool) -> Result<(), OutputError> {
     let tmp = temp_path(path);
     let err = |action, source| OutputError {
         path: path.to_owned(),
@@ -38,13 +49,18 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), OutputError> {
             .open(&tmp)
             .map_err(|e| err("create a temporary file", e))?;
         file.write_all(contents).map_err(|e| err("write", e))?;
-        file.sync_all().map_err(|e| err("fsync", e))?;
+        if durable {
+            file.sync_all().map_err(|e| err("fsync", e))?;
+        }
         drop(file);
         fs::rename(&tmp, path).map_err(|e| err("rename the temporary file over it", e))
     })();
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
         return written;
+    }
+    if !durable {
+        return Ok(());
     }
     // Makes the rename itself durable; some file systems refuse to fsync a directory,
     // and the new contents are in place either way, so a failure here is not reported.

@@ -2,7 +2,7 @@
 //! as per-job state files (the 2016 tool's `<JOB>__<ENV>.state`, which its local check
 //! cats), as a spool file with a `<<<local:sep(0)>>>` header, and printed by `check`.
 
-use super::{push_number, write_atomic, OutputError, Report};
+use super::{push_number, write_atomic, write_replace, OutputError, Report};
 use crate::rules::{Evaluation, Metric};
 use std::collections::HashSet;
 use std::fs;
@@ -111,7 +111,8 @@ pub fn write_spool(path: &Path, reports: &[Report]) -> Result<(), OutputError> {
     write_atomic(path, spool_text(reports).as_bytes())
 }
 
-/// Writes one state file per job into `dir`, each atomically, and removes the `*.state`
+/// Writes one state file per job into `dir`, each atomically (not fsync'd: they are
+/// rewritten on every poll), and removes the `*.state`
 /// files of jobs no longer configured (else `cat *.state` would report them forever).
 /// Every file is attempted; the first failure is returned. Returns the removed files.
 pub fn write_state_files(dir: &Path, reports: &[Report]) -> Result<Vec<PathBuf>, OutputError> {
@@ -121,7 +122,7 @@ pub fn write_state_files(dir: &Path, reports: &[Report]) -> Result<Vec<PathBuf>,
         let name = state_file_name(&job.name, &job.env);
         let mut line = local_check_line(&job.service, eval);
         line.push('\n');
-        if let Err(e) = write_atomic(&dir.join(&name), line.as_bytes()) {
+        if let Err(e) = write_replace(&dir.join(&name), line.as_bytes()) {
             first_error.get_or_insert(e);
         }
         keep.insert(name);

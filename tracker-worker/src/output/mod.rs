@@ -5,17 +5,19 @@
 
 mod atomic;
 mod checkmk;
+mod ec_sender;
 mod event_console;
 mod prometheus;
 
 #[cfg(test)]
 mod tests;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_replace};
 pub use checkmk::{
     check_text, local_check_line, metrics_field, service_name, spool_text, state_file_name,
     write_spool, write_state_files, SPOOL_HEADER,
 };
+pub use ec_sender::{EcError, Outbox, OUTBOX_CAP, PIPE_BUF, UDP_PROBE_WAIT};
 pub use event_console::{ec_message, sd_escape, syslog_severity, EcFormat};
 pub use prometheus::{escape_label_value, prometheus_text};
 

@@ -15,7 +15,7 @@
 //! | CRITICAL | 2 | `ERROR` | the current (or last) run has at least `max_errors_before_alerting` error events |
 //! | CRITICAL | 2 | `TIMEOUT` | a run is in progress for longer than `timeout` + grace |
 //! | CRITICAL | 2 | `DELAYED` | the expected start did not come by its deadline (see below) |
-//! | UNKNOWN | 3 | `NO_DATA` | no start, error or end event yet, or the source not read yet |
+//! | UNKNOWN | 3 | `NO_DATA` | no start, error or end event yet (and no start due since the source was first read), or the source not read yet |
 //! | UNKNOWN | 3 | `UNREACHABLE` | reading the source fails and its last good read is older than `stale_after` |
 //! | UNKNOWN | 3 | `STALE` | the source's last good read is older than `stale_after` |
 //!
@@ -52,6 +52,9 @@
 //!   the gap ends and the deadline runs from the time read with the offset before the
 //!   change (02:30 on 2026-03-29 in Europe/Berlin: window from 03:00 CEST, deadline from
 //!   03:30 CEST). So the job is on time whichever reading its own scheduler takes.
+//! * never started: a job with no events at all is NO_DATA until a start is due after the
+//!   tracker began reading its source (`SourceHealth::watched_since`), counted as above as if
+//!   watching had begun with a start; then it is DELAYED.
 //! * quiet windows: the global window silences timeouts and missed starts of cyclic jobs;
 //!   a job's own window replaces it, for any kind of schedule. Errors are never silenced.
 //!
@@ -136,6 +139,9 @@ impl Event {
 pub struct SourceHealth {
     pub last_read_ok: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// When the tracker began reading the source (its first poll). A job that has sent
+    /// nothing since is DELAYED once a start was due after that, instead of NO_DATA for ever.
+    pub watched_since: Option<DateTime<Utc>>,
 }
 
 impl SourceHealth {
@@ -144,6 +150,7 @@ impl SourceHealth {
         SourceHealth {
             last_read_ok: Some(at),
             error: None,
+            watched_since: None,
         }
     }
 }
@@ -565,7 +572,25 @@ pub fn evaluate(
             facts,
         };
     }
+    let quiet = job
+        .quiet
+        .is_some_and(|w| w.contains(job.zone.minute_of_day(now)));
     let Some(run) = &scan.current else {
+        // Nothing ever received: late once a start was due after watching began.
+        let missed = source
+            .watched_since
+            .and_then(|w| overdue(job, w, now).map(|m| (w, m)));
+        if let (Some((watched, (deadline, _))), false) = (missed, quiet) {
+            text::never_started(&mut text, job, watched, deadline);
+            return Evaluation {
+                state: State::Critical,
+                reason: Reason::Delayed,
+                since: deadline,
+                text,
+                metrics,
+                facts,
+            };
+        }
         text::no_data(&mut text, job, &scan);
         return Evaluation {
             state: State::Unknown,
@@ -583,9 +608,6 @@ pub fn evaluate(
             *slot = Some(f);
         }
     };
-    let quiet = job
-        .quiet
-        .is_some_and(|w| w.contains(job.zone.minute_of_day(now)));
     let silenced = |reason| if quiet { Reason::Quiet } else { reason };
 
     if run.errors >= job.max_errors {
@@ -840,4 +862,20 @@ fn metrics_of(job: &CompiledJob, scan: &Scan, facts: &Facts, now: DateTime<Utc>)
         });
     }
     m
+}
+
+/// The verdict when the events cannot be read at all (PostgreSQL is unreachable): UNKNOWN
+/// with reason `UNREACHABLE` and `error` in the text, so a monitoring system sees that the
+/// tracker is blind rather than an old state.
+pub fn events_unavailable(error: &str, now: DateTime<Utc>) -> Evaluation {
+    let mut text = String::from("UNREACHABLE: cannot read the events from PostgreSQL: ");
+    text::push_clean(&mut text, error, 200);
+    Evaluation {
+        state: State::Unknown,
+        reason: Reason::Unreachable,
+        since: now,
+        text,
+        metrics: Metrics::new(),
+        facts: Facts::default(),
+    }
 }

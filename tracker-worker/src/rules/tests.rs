@@ -1004,6 +1004,7 @@ fn unknown_when_there_is_no_data_or_the_source_is_stale() {
         let health = SourceHealth {
             last_read_ok: last_ok.map(u),
             error: error.map(str::to_owned),
+            watched_since: None,
         };
         evaluate(&compiled, events, &health, now)
     };
@@ -1224,4 +1225,64 @@ fn the_benchmark_workload_evaluates() {
     let counts = bench::evaluate_all(&w);
     assert_eq!(counts.iter().sum::<usize>(), 600);
     assert!(counts[0] > 300 && counts[2] > 0, "{counts:?}");
+}
+
+#[test]
+fn a_job_that_never_sends_anything_is_delayed_once_a_start_was_due_after_watching_began() {
+    let watched = |job: &Job, since: &str, now: DateTime<Utc>| {
+        let compiled = CompiledJob::new(job, &global(), &Output::default());
+        let health = SourceHealth {
+            watched_since: Some(b(since)),
+            ..SourceHealth::fresh(now)
+        };
+        let e = evaluate(&compiled, &[], &health, now);
+        (e.reason, e.text)
+    };
+    // Cyclic every 15 min, grace 1 min: due 15 min after watching began, late after 16.
+    let since = "2026-06-01 10:00:00";
+    assert_eq!(
+        watched(&cyclic(), since, b("2026-06-01 10:16:00")).0,
+        Reason::NoData
+    );
+    let (reason, text) = watched(&cyclic(), since, b("2026-06-01 10:16:01"));
+    assert_eq!(reason, Reason::Delayed);
+    assert_eq!(
+        text,
+        "DELAYED: no message received since the source was first read at 2026-06-01 10:00:00 CEST; \
+         a start was due by 2026-06-01 10:15:00 CEST"
+    );
+    // Daily at 02:30 (max delay 30 min, grace 1 min). Watching from 01:00: late after 03:01.
+    let early = "2026-06-01 01:00:00";
+    assert_eq!(
+        watched(&daily("02:30"), early, b("2026-06-01 03:01:00")).0,
+        Reason::NoData
+    );
+    assert_eq!(
+        watched(&daily("02:30"), early, b("2026-06-01 03:01:01")).0,
+        Reason::Delayed
+    );
+    // Watching from 04:00: today's start was before watching began, so not until tomorrow.
+    let late = "2026-06-01 04:00:00";
+    assert_eq!(
+        watched(&daily("02:30"), late, b("2026-06-02 03:01:00")).0,
+        Reason::NoData
+    );
+    assert_eq!(
+        watched(&daily("02:30"), late, b("2026-06-02 03:01:01")).0,
+        Reason::Delayed
+    );
+    // Inside its quiet window a job is not called late.
+    let quiet = Job {
+        quiet_window: Some(window("10:00", "11:00")),
+        ..cyclic()
+    };
+    assert_eq!(
+        watched(&quiet, since, b("2026-06-01 10:30:00")).0,
+        Reason::NoData
+    );
+    // Without knowing when watching began, nothing ever received stays NO_DATA.
+    assert_eq!(
+        run(&cyclic(), &[], b("2026-06-03 10:00:00")).reason,
+        Reason::NoData
+    );
 }

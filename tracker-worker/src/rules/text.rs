@@ -325,6 +325,20 @@ pub(super) fn unknown(
     }
 }
 
+/// DELAYED for a job that never sent anything: `deadline` (with grace) passed after the
+/// tracker began reading its source at `watched`.
+pub(super) fn never_started(
+    out: &mut String,
+    job: &CompiledJob,
+    watched: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) {
+    out.push_str("DELAYED: no message received since the source was first read at ");
+    job.zone.write_time(out, watched);
+    out.push_str("; a start was due by ");
+    job.zone.write_time(out, deadline - job.grace);
+}
+
 /// The text when there is nothing to judge yet.
 pub(super) fn no_data(out: &mut String, job: &CompiledJob, scan: &Scan) {
     out.push_str("NO_DATA: no start, error or end event received yet");

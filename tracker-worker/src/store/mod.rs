@@ -62,6 +62,9 @@ struct Statements {
     copy_messages: Statement,
     copy_runs: Statement,
     copy_steps: Statement,
+    job_events: Statement,
+    source_health: Statement,
+    store_states: Statement,
 }
 
 pub struct Store {
@@ -113,6 +116,9 @@ impl Store {
             copy_messages: prep(include_str!("../../../sql/tracker/copy_messages.sql")).await?,
             copy_runs: prep(include_str!("../../../sql/tracker/copy_runs.sql")).await?,
             copy_steps: prep(include_str!("../../../sql/tracker/copy_steps.sql")).await?,
+            job_events: prep(include_str!("../../../sql/tracker/job_events.sql")).await?,
+            source_health: prep(include_str!("../../../sql/tracker/source_health.sql")).await?,
+            store_states: prep(include_str!("../../../sql/tracker/store_states.sql")).await?,
         };
         Ok(Store { client, st })
     }
@@ -187,6 +193,76 @@ impl Store {
                 )
             })
             .collect())
+    }
+
+    /// The rule engine's input: the messages of the latest runs of each job `names[i]`
+    /// (job_log names; only runs owned by `owners[i]` where that is set), at most `limit`
+    /// per job, as (i, time, event, message), by job, oldest first.
+    pub async fn job_events(
+        &self,
+        names: &[String],
+        owners: &[Option<String>],
+        limit: i64,
+    ) -> Result<Vec<JobEvent>, StoreError> {
+        let rows = self
+            .client
+            .query(&self.st.job_events, &[&names, &owners, &limit])
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| JobEvent {
+                job: usize::try_from(r.get::<_, i32>(0) - 1).unwrap_or(usize::MAX),
+                at: r.get(1),
+                event: r.get(2),
+                message: r.get(3),
+            })
+            .collect())
+    }
+
+    /// When each of `sources` was last read successfully and why its latest read failed;
+    /// sources never polled are absent.
+    pub async fn source_health(&self, sources: &[String]) -> Result<Vec<SourceRow>, StoreError> {
+        let rows = self
+            .client
+            .query(&self.st.source_health, &[&sources])
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SourceRow {
+                source: r.get(0),
+                last_read_at: r.get(1),
+                last_error: r.get(2),
+                created_at: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Stores one evaluation (see `_tracker_store_states` in sql/tracker.sql): the heartbeat
+    /// of `tracker`, every job's state, and a job_log mark for each job that has just become
+    /// TIMEOUT or DELAYED. Returns how many were marked.
+    pub async fn store_states(&self, states: &StateRows<'_>) -> Result<i32, StoreError> {
+        let s = states;
+        let row = self
+            .client
+            .query_one(
+                &self.st.store_states,
+                &[
+                    &s.tracker,
+                    &s.stale_after.as_secs_f64(),
+                    &s.names,
+                    &s.jobs,
+                    &s.envs,
+                    &s.owners,
+                    &s.states,
+                    &s.reasons,
+                    &s.since,
+                    &s.texts,
+                    &s.last_start,
+                    &s.last_success,
+                ],
+            )
+            .await?;
+        Ok(row.get(0))
     }
 
     /// Stores a batch in one transaction; returns the job ids of the runs it opened, in the
@@ -338,6 +414,43 @@ impl Store {
         tx.commit().await?;
         Ok(new_ids)
     }
+}
+
+/// One message of a tracked job, for the rule engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobEvent {
+    /// Index of the job in the request.
+    pub job: usize,
+    pub at: Option<DateTime<Utc>>,
+    pub event: Option<String>,
+    pub message: Option<String>,
+}
+
+/// A source's health as stored by the pollers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceRow {
+    pub source: String,
+    pub last_read_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// When a tracker first polled it.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One evaluation of every job, as parallel columns (one element per job).
+pub struct StateRows<'a> {
+    pub tracker: &'a str,
+    /// check_job_status() reports the tracker when it has not stored states for this long.
+    pub stale_after: Duration,
+    pub names: Vec<String>,
+    pub jobs: Vec<&'a str>,
+    pub envs: Vec<&'a str>,
+    pub owners: Vec<Option<&'a str>>,
+    pub states: Vec<&'static str>,
+    pub reasons: Vec<&'static str>,
+    pub since: Vec<DateTime<Utc>>,
+    pub texts: Vec<&'a str>,
+    pub last_start: Vec<Option<DateTime<Utc>>>,
+    pub last_success: Vec<Option<DateTime<Utc>>>,
 }
 
 fn cursor_of(generation: i64, last_id: Option<i64>, fingerprint: Option<i64>) -> Cursor {
