@@ -26,13 +26,9 @@ const LONG_LINE_MAX_CHARS: usize = 200;
 /// How long a query that ran out of time is given to be cancelled on the server.
 const CANCEL_GRACE: Duration = Duration::from_secs(1);
 
-// The two queries stay next to their only caller: they are the whole SQL surface of this
-// command. `@extschema@` is the quote_ident()ed schema found by find_schema.sql; the
-// history is a parameter cast on the server, so a bad interval is the server's error.
-const CHECK_SQL: &str = "SELECT alert_code, alert_status, job_name, alert_text \
-                           FROM @extschema@.check_job_status()";
-const CHECK_HISTORY_SQL: &str = "SELECT alert_code, alert_status, job_name, alert_text \
-                                   FROM @extschema@.check_job_status($1::text::interval)";
+// `@extschema@` is the quote_ident()ed schema found by find_schema.sql.
+const CHECK_SQL: &str = include_str!("../../sql/tracker/nagios_check.sql");
+const CHECK_HISTORY_SQL: &str = include_str!("../../sql/tracker/nagios_check_history.sql");
 
 #[derive(Debug, Args)]
 #[command(
