@@ -1,9 +1,12 @@
 //! The benchmark of issue 5: what a logging call costs against a plain INSERT and against
-//! 1.5.0's dblink mechanism (scenario 1), eight clients logging at once (2), and
-//! check_job_status() on a million job_log rows (3). Scenarios 4 and 5 (jobmon-tracker) have
-//! a slot but no implementation here yet. It starts its own cluster through the test harness
-//! and prints Markdown tables of medians with min/max and ratios against baselines measured
-//! in the same run. Run it as `bash tests/bench.sh [options]` (see `--help`).
+//! 1.5.0's dblink mechanism (scenario 1), eight clients logging at once (2),
+//! check_job_status() on a million job_log rows (3), jobmon-tracker's ingest of a queue file
+//! against a raw COPY, locally and over SSH (4, in tracker/ingest.rs), and its rule engine and
+//! daemon memory (5, in tracker/rules_memory.rs). It starts its own cluster through the test
+//! harness and prints Markdown tables of medians with min/max and ratios against baselines
+//! measured in the same run. Run it as `bash tests/bench.sh [options]` (see `--help`).
+
+mod tracker;
 
 use jobmon_tests::{
     backend_pid, background_pids, cluster, error_text, psql_file, wait_until, TestDb,
@@ -22,25 +25,31 @@ const CHECK_WINDOW_SQL: &str = include_str!("check_job_status_window.sql");
 
 const USAGE: &str = "\
 usage: bash tests/bench.sh [--scenarios LIST] [--runs N] [--seconds S] [--quick]
-  --scenarios LIST  comma-separated scenario numbers (default 1,2,3; 4 and 5 are
-                    jobmon-tracker's and not implemented in this program yet)
+  --scenarios LIST  comma-separated scenario numbers (default 1,2,3,4,5):
+                    1 logging call overhead, 2 eight clients logging, 3 check_job_status
+                    on a million rows, 4 jobmon-tracker ingest (local queue and SSH),
+                    5 jobmon-tracker rule engine and daemon memory
   --runs N          pgbench runs per figure in scenario 1 (default 5; scenario 2 uses
                     max(3, N/2))
   --seconds S       length of one pgbench run in scenario 1 (default 2; scenario 2: 2*S)
-  --quick           --runs 3 --seconds 1 (a smoke test, not for the README)";
+  --quick           --runs 3 --seconds 1, and scenarios 4 and 5 at a tenth of the issue's
+                    sizes with fewer runs (a smoke test, not for the README)";
 
 struct Options {
     scenarios: Vec<u32>,
     runs: usize,
     seconds: u32,
+    /// Smaller sizes and fewer runs in scenarios 4 and 5.
+    quick: bool,
 }
 
 impl Options {
     fn parse() -> Result<Options, String> {
         let mut options = Options {
-            scenarios: vec![1, 2, 3],
+            scenarios: vec![1, 2, 3, 4, 5],
             runs: 5,
             seconds: 2,
+            quick: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -78,6 +87,7 @@ impl Options {
                 "--quick" => {
                     options.runs = 3;
                     options.seconds = 1;
+                    options.quick = true;
                 }
                 "--help" | "-h" => {
                     println!("{USAGE}");
@@ -170,18 +180,21 @@ fn run(options: &Options, report: &mut String) -> Result<(), String> {
         None
     };
     for scenario in &options.scenarios {
+        let started = Instant::now();
         match (scenario, &calls_db) {
             (1, Some(db)) => scenario_1(options, db, report)?,
             (2, Some(db)) => scenario_2(options, db, report)?,
             (3, _) => scenario_3(report)?,
-            (n, _) => {
-                writeln!(
-                    report,
-                    "### Scenario {n}\n\nNot in this program yet (jobmon-tracker's scenario).\n"
-                )
-                .ok();
-            }
+            (4, _) => tracker::ingest::scenario_4(options, report)?,
+            (5, _) => tracker::rules_memory::scenario_5(options, report)?,
+            (n, _) => return Err(format!("no scenario {n}")),
         }
+        writeln!(
+            report,
+            "_Scenario {scenario} took {:.0} s to run._\n",
+            started.elapsed().as_secs_f64()
+        )
+        .ok();
     }
     Ok(())
 }
