@@ -50,18 +50,26 @@ CREATE INDEX tracker_message_rejected_idx ON @extschema@.tracker_message (stored
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tracker_source', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.tracker_message', '');
 
--- Ends runs in the order given, so the job_log trigger sees successes and failures of one
--- job in the order they happened (its failure counts are "consecutive").
+-- Ends the runs of one batch. p_job_ids: runs that were open before the batch, ended in the
+-- order given with an UPDATE each, so job_log's trigger sees them as it sees any job. p_closed:
+-- runs the batch opened and ended, which the tracker inserted already ended (no UPDATE of
+-- job_log, which costs six index entries per run: the bulk of a batch); their effect on
+-- job_check_log is applied here as the trigger would have applied it. A job's run that was
+-- open before the batch always ends before the runs the batch opened, so doing the UPDATEs
+-- first keeps each job's order.
 CREATE FUNCTION @extschema@._tracker_end_runs(
     p_job_ids bigint[],
     p_end_times timestamp with time zone[],
-    p_codes integer[]
+    p_codes integer[],
+    p_closed bigint[]
 ) RETURNS void
 LANGUAGE plpgsql
 SET search_path = @extschema@, pg_temp
 AS $$
 DECLARE
     v_texts text[];
+    v_alerting text[];
+    r record;
 BEGIN
     IF cardinality(p_job_ids) IS DISTINCT FROM cardinality(p_end_times)
        OR cardinality(p_job_ids) IS DISTINCT FROM cardinality(p_codes) THEN
@@ -75,6 +83,38 @@ BEGIN
         UPDATE @extschema@.job_log
            SET end_time = p_end_times[i], status = coalesce(v_texts[i], 'CRITICAL')
          WHERE job_id = p_job_ids[i];
+    END LOOP;
+
+    IF coalesce(cardinality(p_closed), 0) = 0 THEN
+        RETURN;
+    END IF;
+    -- What job_log's trigger would have done for each, in order: a success clears the job's
+    -- alerts, any other known status adds one (and the escalation trigger on job_check_log
+    -- sees them in order, as it would have). Most runs succeed and most jobs have no alerts,
+    -- so the jobs with alerts are tracked and a success of any other job costs nothing.
+    SELECT coalesce(array_agg(DISTINCT k.job_name), '{}')
+      INTO v_alerting
+      FROM @extschema@.job_check_log k;
+    FOR r IN
+        SELECT l.job_id, l.job_name,
+               (SELECT min(t.alert_code) FROM @extschema@.job_status_text t
+                 WHERE t.alert_text = l.status) AS code
+          FROM unnest(p_closed) WITH ORDINALITY AS c(job_id, ord)
+          JOIN @extschema@.job_log l ON l.job_id = c.job_id
+         ORDER BY c.ord
+    LOOP
+        IF r.code = 1 THEN
+            IF r.job_name = ANY (v_alerting) THEN
+                DELETE FROM @extschema@.job_check_log WHERE job_name = r.job_name;
+                v_alerting := array_remove(v_alerting, r.job_name);
+            END IF;
+        ELSIF r.code IS NOT NULL THEN
+            INSERT INTO @extschema@.job_check_log (job_id, job_name, alert_code)
+            VALUES (r.job_id, r.job_name, r.code);
+            IF NOT r.job_name = ANY (v_alerting) THEN
+                v_alerting := v_alerting || r.job_name;
+            END IF;
+        END IF;
     END LOOP;
 END
 $$;

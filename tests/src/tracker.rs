@@ -275,6 +275,7 @@ pub fn grant_tracker_rights(db: &TestDb, role: &str) {
                    jobmon.tracker_source, jobmon.tracker_message TO \"{role}\";
              GRANT SELECT, INSERT, UPDATE, DELETE ON jobmon.tracker_instance,
                    jobmon.tracker_job_state TO \"{role}\";
+             GRANT SELECT, INSERT, DELETE ON jobmon.job_check_log TO \"{role}\";
              GRANT SELECT ON jobmon.job_status_text TO \"{role}\";
              GRANT USAGE ON SEQUENCE jobmon.job_log_job_id_seq, jobmon.job_detail_step_id_seq TO \"{role}\";"
         ))

@@ -215,3 +215,109 @@ fn the_tracker_works_as_a_role_with_only_the_documented_grants() {
         .get(0);
     assert_eq!(failed, 1, "only run 10's failure is consecutive");
 }
+
+/// job_check_log, job_log's statuses and escalation steps after ingesting `runs` (per job, in
+/// queue order: `true` = failed) with `batch` messages per transaction.
+/// job_check_log rows (job, code), job_log statuses (job, status), escalation steps.
+type Bookkeeping = (Vec<(String, i32)>, Vec<(String, String)>, i64);
+
+fn alert_bookkeeping(batch: u32) -> Bookkeeping {
+    let db = TestDb::new(&format!("ingest_alerts_{batch}"));
+    let mut c = db.connect();
+    c.batch_execute(
+        "INSERT INTO jobmon.job_check_config (job_name, warn_threshold, error_threshold, active, escalate)
+         VALUES ('A__P', '1 day', '2 days', true, 2);
+         INSERT INTO jobmon.job_status_text (alert_code, alert_text) VALUES (4, 'ESCALATED CRITICAL');",
+    )
+    .unwrap();
+    let dir = tempdir();
+    let queue = dir.path().join("queue.sqlite");
+    let runs: [(&str, &[bool]); 2] = [
+        ("A", &[true, true, false, true, true, true, true]),
+        ("B", &[true, false, true, true]),
+    ];
+    let mut msgs = Vec::new();
+    for i in 0..7 {
+        for (job, outcomes) in &runs {
+            let Some(failed) = outcomes.get(i) else {
+                continue;
+            };
+            let mut events = vec!["STARTED"];
+            if *failed {
+                events.push("ERROR");
+            }
+            events.push("SUCCESS");
+            for e in events {
+                msgs.push(tracker_worker::queue::NewMessage {
+                    instance: Some("P".into()),
+                    job: Some((*job).into()),
+                    event: Some(e.into()),
+                    message: None,
+                });
+            }
+        }
+    }
+    tracker_worker::queue::Queue::open_or_create(&queue)
+        .unwrap()
+        .add_all(&msgs)
+        .unwrap();
+    let config = write_config(
+        dir.path(),
+        &db,
+        &[SourceSpec::local("src", &queue, true)],
+        "1s",
+        batch,
+        "5s",
+    );
+    assert_ok(&run_once(BIN, &config));
+    let check_log = c
+        .query(
+            "SELECT job_name, alert_code FROM jobmon.job_check_log ORDER BY job_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let statuses = c
+        .query(
+            "SELECT job_name, status FROM jobmon.job_log ORDER BY job_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let escalations: i64 = c
+        .query_one(
+            "SELECT count(*) FROM jobmon.job_detail WHERE action = 'ALERT ESCALATION'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    (check_log, statuses, escalations)
+}
+
+#[test]
+fn failure_counts_and_escalation_do_not_depend_on_how_runs_fall_into_batches() {
+    // One message per batch: every run is ended by an UPDATE in a later batch, through
+    // job_log's trigger. That is the reference for runs opened and ended in one batch.
+    let reference = alert_bookkeeping(1);
+    let (check_log, _, escalations) = &reference;
+    let a: Vec<i32> = check_log
+        .iter()
+        .filter(|(j, _)| j == "A__P")
+        .map(|(_, c)| *c)
+        .collect();
+    let b: Vec<i32> = check_log
+        .iter()
+        .filter(|(j, _)| j == "B__P")
+        .map(|(_, c)| *c)
+        .collect();
+    assert_eq!(b, vec![3, 3], "B: the two failures after its success");
+    assert_eq!(a.len(), 4, "A: the four failures after its success: {a:?}");
+    assert!(*escalations > 0, "A escalates after 2 alerts");
+    for batch in [4, 1000] {
+        assert_eq!(alert_bookkeeping(batch), reference, "batch size {batch}");
+    }
+}

@@ -308,7 +308,7 @@ fn statement_times(log: &str, dbname: &str) -> Breakdown {
                     .join(" ")
             )
         } else if text.contains("_tracker_end_runs") {
-            "`_tracker_end_runs` (ends the runs, one UPDATE of job_log each)".to_string()
+            "`_tracker_end_runs` (ends the runs open before the batch; failure counts of the others)".to_string()
         } else if text.trim() == "COMMIT" {
             "`COMMIT` (WAL flush)".to_string()
         } else {

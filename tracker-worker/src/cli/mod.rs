@@ -42,8 +42,10 @@ pub enum Command {
     /// transaction, until it has nothing new) and its messages, runs and steps are stored
     /// with the source's cursor in one transaction: exactly once, whatever fails when.
     /// Sources are leased in the database, so several trackers can run against one database;
-    /// a source of a tracker that died is taken over within max(3 poll intervals, 30 s) plus
-    /// one poll interval.
+    /// a source of a tracker that died is taken over within 2 x (poll_interval +
+    /// source_timeout) plus one poll interval. After each poll every job is evaluated and
+    /// the configured outputs (state files, spool file, Prometheus file, Event Console, the
+    /// states in PostgreSQL) are written.
     ///
     /// Signals: SIGTERM or SIGINT finish the batch being stored and exit 0; SIGHUP reloads
     /// the configuration (an invalid one is logged and the running one kept) and reopens the
@@ -58,7 +60,8 @@ pub enum Command {
     /// stored), applies the timing rules and prints `<0-3> "<service>" <metrics> <text>`,
     /// one line per job in configuration order. It reads only, so it runs safely next to
     /// `run`. Installed as a Checkmk local check (a script in the agent's local/ directory
-    /// that execs it with --header) it replaces the state files. When PostgreSQL cannot be
+    /// that execs it; the agent adds the section header) it replaces the state files; from
+    /// the agent's plugins/ directory use --header. When PostgreSQL cannot be
     /// reached every job is UNKNOWN with the reason; the exit status is 0 unless the
     /// configuration is invalid (1) or the command line wrong (2).
     Check(CheckArgs),

@@ -64,6 +64,11 @@ pub fn sd_escape(value: &str) -> String {
     out
 }
 
+/// `at` cut to whole microseconds: RFC 5424 allows at most six fraction digits.
+fn micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    at - chrono::TimeDelta::nanoseconds(i64::from(at.timestamp_subsec_nanos() % 1000))
+}
+
 /// A header field: printable US-ASCII only, at most `max` characters, `-` when empty.
 fn header_field(s: &str, max: usize) -> String {
     let out: String = s
@@ -108,7 +113,7 @@ pub fn ec_message(
         .collect();
     format!(
         "<{pri}>1 {} {} {} - {} {sd} {} - {text}",
-        at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        micros(at).to_rfc3339_opts(SecondsFormat::AutoSi, true),
         header_field(&format.hostname, 255),
         header_field(&format.app_name, 48),
         header_field(eval.reason.as_str(), 32),

@@ -65,6 +65,7 @@ struct Statements {
     job_events: Statement,
     source_health: Statement,
     store_states: Statement,
+    status_texts: Statement,
 }
 
 pub struct Store {
@@ -119,6 +120,7 @@ impl Store {
             job_events: prep(include_str!("../../../sql/tracker/job_events.sql")).await?,
             source_health: prep(include_str!("../../../sql/tracker/source_health.sql")).await?,
             store_states: prep(include_str!("../../../sql/tracker/store_states.sql")).await?,
+            status_texts: prep(include_str!("../../../sql/tracker/status_texts.sql")).await?,
         };
         Ok(Store { client, st })
     }
@@ -294,6 +296,26 @@ impl Store {
             }
         };
 
+        // Runs the batch opens and also ends are inserted ended: no UPDATE for them.
+        let mut closed: Vec<Option<(DateTime<Utc>, String)>> = vec![None; plan.new_runs.len()];
+        if plan.ends.iter().any(|e| matches!(e.run, RunRef::New(_))) {
+            let texts: HashMap<i32, String> = tx
+                .query(&st.status_texts, &[])
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+            for e in &plan.ends {
+                if let RunRef::New(i) = e.run {
+                    let status = texts
+                        .get(&e.code)
+                        .cloned()
+                        .unwrap_or_else(|| "CRITICAL".to_owned());
+                    closed[i] = Some((e.at, status));
+                }
+            }
+        }
+
         // Runs first (the steps' foreign key needs them), then the steps, the messages,
         // and the ends in message order.
         if !plan.new_runs.is_empty() {
@@ -306,12 +328,24 @@ impl Store {
                     Type::TEXT,
                     Type::TIMESTAMPTZ,
                     Type::INT4,
+                    Type::TIMESTAMPTZ,
+                    Type::TEXT,
                 ],
             );
             pin_mut!(w);
-            for (run, id) in plan.new_runs.iter().zip(&new_ids) {
+            for ((run, id), end) in plan.new_runs.iter().zip(&new_ids).zip(&closed) {
+                let end_time = end.as_ref().map(|(at, _)| *at);
+                let status = end.as_ref().map(|(_, s)| s.as_str());
                 w.as_mut()
-                    .write(&[id, &batch.source, &run.job_name, &run.start, &TRACKED_PID])
+                    .write(&[
+                        id,
+                        &batch.source,
+                        &run.job_name,
+                        &run.start,
+                        &TRACKED_PID,
+                        &end_time,
+                        &status,
+                    ])
                     .await?;
             }
             w.finish().await?;
@@ -382,10 +416,21 @@ impl Store {
             w.finish().await?;
         }
         if !plan.ends.is_empty() {
-            let ids: Vec<i64> = plan.ends.iter().map(|e| job_id(e.run)).collect();
-            let times: Vec<DateTime<Utc>> = plan.ends.iter().map(|e| e.at).collect();
-            let codes: Vec<i32> = plan.ends.iter().map(|e| e.code).collect();
-            tx.execute(&st.end_runs, &[&ids, &times, &codes]).await?;
+            let open_before = plan
+                .ends
+                .iter()
+                .filter(|e| matches!(e.run, RunRef::Existing(_)));
+            let ids: Vec<i64> = open_before.clone().map(|e| job_id(e.run)).collect();
+            let times: Vec<DateTime<Utc>> = open_before.clone().map(|e| e.at).collect();
+            let codes: Vec<i32> = open_before.map(|e| e.code).collect();
+            let closed_ids: Vec<i64> = plan
+                .ends
+                .iter()
+                .filter(|e| matches!(e.run, RunRef::New(_)))
+                .map(|e| job_id(e.run))
+                .collect();
+            tx.execute(&st.end_runs, &[&ids, &times, &codes, &closed_ids])
+                .await?;
         }
 
         let last = batch.messages.last().map(|m| (m.queue_id, m.fingerprint));
