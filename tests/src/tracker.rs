@@ -276,8 +276,9 @@ pub fn grant_tracker_rights(db: &TestDb, role: &str) {
              GRANT SELECT, INSERT, UPDATE, DELETE ON jobmon.tracker_instance,
                    jobmon.tracker_job_state TO \"{role}\";
              GRANT SELECT, INSERT, DELETE ON jobmon.job_check_log TO \"{role}\";
-             GRANT SELECT ON jobmon.job_status_text TO \"{role}\";
-             GRANT USAGE ON SEQUENCE jobmon.job_log_job_id_seq, jobmon.job_detail_step_id_seq TO \"{role}\";"
+             GRANT SELECT ON jobmon.job_status_text, jobmon.job_check_config TO \"{role}\";
+             GRANT USAGE ON SEQUENCE jobmon.job_log_job_id_seq, jobmon.job_detail_step_id_seq TO \"{role}\";
+             GRANT EXECUTE ON FUNCTION jobmon._tracker_add_steps(bigint[], text[], timestamptz[], text[], text[]) TO \"{role}\";"
         ))
         .expect("grant the tracker's rights");
 }

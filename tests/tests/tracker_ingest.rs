@@ -321,3 +321,69 @@ fn failure_counts_and_escalation_do_not_depend_on_how_runs_fall_into_batches() {
         assert_eq!(alert_bookkeeping(batch), reference, "batch size {batch}");
     }
 }
+
+/// `_tracker_add_steps` skips job_detail's per-row foreign key trigger, so it must do that
+/// trigger's work itself: refuse a step of a run that does not exist (with the constraint's
+/// error), lock the runs it adds steps to, and be usable only by roles granted it.
+#[test]
+fn the_bulk_step_function_keeps_the_foreign_key_and_is_not_public() {
+    let db = TestDb::new("ingest_add_steps");
+    let mut c = db.connect();
+    let run: i64 = c
+        .query_one("SELECT jobmon.add_job('BULK STEPS')", &[])
+        .unwrap()
+        .get(0);
+    let call = "SELECT jobmon._tracker_add_steps($1, ARRAY['A','B'], ARRAY[now(), now()], \
+                ARRAY['OK','OK'], ARRAY['first', NULL])";
+
+    let missing = run + 1000;
+    let err = c.execute(call, &[&vec![run, missing]]).unwrap_err();
+    let db_err = err.as_db_error().expect("a server error");
+    assert_eq!(db_err.code().code(), "23503", "{db_err:?}");
+    assert_eq!(
+        db_err.detail(),
+        Some(format!("Key (job_id)=({missing}) is not present in table \"job_log\".").as_str())
+    );
+
+    // The run is locked until the steps commit: deleting it from another session waits.
+    let mut tx = c.transaction().unwrap();
+    tx.execute(call, &[&vec![run, run]]).unwrap();
+    let mut other = db.connect();
+    other.batch_execute("SET lock_timeout = '200ms'").unwrap();
+    let blocked = other
+        .execute("DELETE FROM jobmon.job_log WHERE job_id = $1", &[&run])
+        .unwrap_err();
+    assert_eq!(
+        blocked.code().map(|c| c.code()),
+        Some("55P03"),
+        "{blocked:?}"
+    );
+    tx.commit().unwrap();
+    let steps: Vec<(String, Option<String>)> = c
+        .query(
+            "SELECT action, message FROM jobmon.job_detail WHERE job_id = $1 ORDER BY step_id",
+            &[&run],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            ("A".to_owned(), Some("first".to_owned())),
+            ("B".to_owned(), None)
+        ]
+    );
+
+    // A role with every table right but not the function's grant cannot use it.
+    let role = db.create_role("writer", "");
+    c.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA jobmon TO \"{role}\";
+         GRANT SELECT, INSERT ON jobmon.job_log, jobmon.job_detail TO \"{role}\";"
+    ))
+    .unwrap();
+    let mut writer = db.connect_as(&role);
+    let denied = writer.execute(call, &[&vec![run, run]]).unwrap_err();
+    assert_eq!(denied.code().map(|c| c.code()), Some("42501"), "{denied:?}");
+}

@@ -56,9 +56,7 @@ pub fn run(opts: RunOptions) -> Result<(), String> {
 /// The tracker's lease owner id: host, process and a random part (a restarted tracker is a
 /// new owner, so leases of a dead process are never mistaken for its own).
 fn owner_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown-host".into());
+    let host = crate::config::kernel_hostname().unwrap_or_else(|| "unknown-host".into());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

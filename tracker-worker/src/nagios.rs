@@ -5,6 +5,7 @@
 
 use crate::config::Database;
 use crate::store::connect::{pg_config, ProcessEnv};
+use crate::store::pg_error_text;
 use clap::{ArgAction, Args};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -506,20 +507,6 @@ fn target(config: &Config) -> String {
         config.get_dbname().unwrap_or("?"),
         config.get_user().unwrap_or("?")
     )
-}
-
-/// A server error as its message and SQLSTATE, anything else with its causes.
-fn pg_error_text(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
-    }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -291,10 +291,14 @@ fn statement_times(log: &str, dbname: &str) -> Breakdown {
         let Some((millis, what)) = rest.split_once(" ms  ") else {
             continue;
         };
-        // Extended protocol: parse, bind and execute are logged apart; execute runs it.
+        // Extended protocol: parse, bind (which decodes the parameters: large arrays for
+        // the steps) and execute are logged apart; each counts for its statement.
         let text = if let Some(t) = what.strip_prefix("statement: ") {
             t
-        } else if let Some(t) = what.strip_prefix("execute ") {
+        } else if let Some(t) = ["execute ", "bind ", "parse "]
+            .iter()
+            .find_map(|p| what.strip_prefix(p))
+        {
             t.split_once(": ").map_or(t, |(_, t)| t)
         } else {
             continue;
@@ -307,6 +311,8 @@ fn statement_times(log: &str, dbname: &str) -> Breakdown {
                     .collect::<Vec<_>>()
                     .join(" ")
             )
+        } else if text.contains("_tracker_add_steps") {
+            "`_tracker_add_steps` (the steps: job_detail rows)".to_string()
         } else if text.contains("_tracker_end_runs") {
             "`_tracker_end_runs` (ends the runs open before the batch; failure counts of the others)".to_string()
         } else if text.trim() == "COMMIT" {

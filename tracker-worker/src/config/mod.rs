@@ -180,11 +180,16 @@ impl EventConsole {
 
 /// This machine's name as the kernel knows it; `-` (the syslog nil value) if unreadable.
 pub fn local_hostname() -> String {
+    kernel_hostname().unwrap_or_else(|| "-".into())
+}
+
+/// This machine's name as the kernel knows it, if it can be read and is not empty. The one
+/// place the tracker reads it; callers choose what stands in for it.
+pub fn kernel_hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "-".into())
 }
 
 /// Where Event Console messages are sent.

@@ -11,7 +11,7 @@ use super::cursor::{decide, Cursor, Decision};
 use super::message::{self, Message};
 use super::runs::{self, Keywords, OpenRun, RunRef};
 use crate::config::Source;
-use crate::queue::QueueRow;
+use crate::queue::{QueueRow, Window};
 use crate::source::{self, QueueSource, SourceError};
 use crate::store::{Batch, Store, StoreError};
 use std::collections::HashMap;
@@ -53,6 +53,8 @@ pub struct Polled {
 }
 
 type Reader = Arc<Mutex<Box<dyn QueueSource>>>;
+/// Work on the source running on tokio's blocking pool.
+type Task<T> = tokio::task::JoinHandle<Result<T, SourceError>>;
 
 /// A configured source with its reader (and its open SSH session) and what it knows of the
 /// jobs' open runs, kept across polls.
@@ -64,6 +66,9 @@ pub struct SourceWorker {
     /// The cursor after this worker's last commit; a different one at the next lease means
     /// someone else wrote meanwhile and `open` is stale.
     seen: Option<Cursor>,
+    /// The delete of the last stored batch on the source (its last row's id), running while
+    /// the next batch is stored.
+    acking: Option<(i64, Task<bool>)>,
 }
 
 impl SourceWorker {
@@ -74,6 +79,7 @@ impl SourceWorker {
             reader: Arc::new(Mutex::new(reader)),
             open: HashMap::new(),
             seen: None,
+            acking: None,
         }
     }
 
@@ -84,7 +90,12 @@ impl SourceWorker {
     /// Polls the source until it has nothing new (or `stop` is set).
     pub async fn poll(&mut self, store: &mut Store, s: &Settings) -> Result<Polled, CycleError> {
         let mut polled = Polled::default();
-        let result = self.poll_inner(store, s, &mut polled).await;
+        let mut result = self.poll_inner(store, s, &mut polled).await;
+        // The poll is over when its last delete is.
+        let acked = self.finish_ack().await;
+        if result.is_ok() {
+            result = acked;
+        }
         if result.is_err() {
             // What we knew may be half-way through a failed transaction.
             self.open.clear();
@@ -100,6 +111,8 @@ impl SourceWorker {
         polled: &mut Polled,
     ) -> Result<(), CycleError> {
         let name = self.config.name.clone();
+        // The next window, read while the batch before it is stored: (where it starts, read).
+        let mut prefetch: Option<(Option<i64>, Task<Window>)> = None;
         loop {
             let Some(cursor) = store.lease(&name, &s.owner, s.lease_ttl).await? else {
                 return Ok(());
@@ -110,9 +123,15 @@ impl SourceWorker {
             }
             let limit = s.batch_size;
             let from = cursor.read_from();
-            let window = self
-                .blocking(move |r| r.read_window(from, limit + 1))
-                .await?;
+            let window = match prefetch.take() {
+                // Read after the rows of the last commit, which the cursor still ends with.
+                Some((start, task)) if start == from => joined(task).await?,
+                // Someone else stored meanwhile: that read is of no use.
+                _ => {
+                    self.blocking(move |r| r.read_window(from, limit + 1))
+                        .await?
+                }
+            };
             let (generation, rows, confirmed, restart_window);
             match decide(&cursor, &window) {
                 Decision::Continue { new, confirmed: c } => {
@@ -136,7 +155,7 @@ impl SourceWorker {
             if rows.is_empty() {
                 if let (true, Some(row)) = (self.config.delete_after_commit, confirmed) {
                     // Stored before, but not yet deleted (a crash between commit and delete).
-                    self.ack(row).await?;
+                    self.start_ack(row).await?;
                 }
                 store.read_ok(&name).await?;
                 return Ok(());
@@ -145,6 +164,14 @@ impl SourceWorker {
             let messages: Vec<Message> = rows.iter().map(message::parse).collect();
             self.load_open_runs(store, &messages).await?;
             let plan = runs::plan(&name, &messages, &s.keywords, &self.open);
+            if full && !s.stop.load(Ordering::SeqCst) {
+                // The source reads the next window while PostgreSQL stores this one. It starts
+                // at this batch's last row, where the cursor will be once this commits; if the
+                // commit fails the read is dropped with the rest of the poll.
+                let next = messages.last().map(|m| m.queue_id);
+                let task = self.spawn(move |r| r.read_window(next, limit + 1));
+                prefetch = Some((next, task));
+            }
             let batch = Batch {
                 source: &name,
                 expected: cursor,
@@ -177,7 +204,8 @@ impl SourceWorker {
             }
             if self.config.delete_after_commit {
                 if let Some(row) = rows.into_iter().last() {
-                    self.ack(row).await?;
+                    // Runs while the next batch is stored.
+                    self.start_ack(row).await?;
                 }
             }
             if !full || s.stop.load(Ordering::SeqCst) {
@@ -186,18 +214,26 @@ impl SourceWorker {
         }
     }
 
-    /// Deletes the source's rows through `row` (stored already). A failure is only logged:
-    /// the rows are seen, checked against the cursor and deleted again next time.
-    async fn ack(&self, row: QueueRow) -> Result<(), CycleError> {
+    /// Starts deleting the source's rows through `row` (stored already), after the delete
+    /// before it has finished.
+    async fn start_ack(&mut self, row: QueueRow) -> Result<(), CycleError> {
+        self.finish_ack().await?;
         let id = row.id;
-        match self.blocking(move |r| r.ack_through(&row)).await {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                tracing::info!(source = %self.config.name, id, "not deleted: the queue changed since it was read");
-                Ok(())
-            }
-            Err(e) => Err(e),
+        let task = self.spawn(move |r| r.ack_through(&row));
+        self.acking = Some((id, task));
+        Ok(())
+    }
+
+    /// Waits for the delete started last, if any. A delete that found the queue changed is
+    /// only logged: the rows are seen, checked against the cursor and deleted again next time.
+    async fn finish_ack(&mut self) -> Result<(), CycleError> {
+        let Some((id, task)) = self.acking.take() else {
+            return Ok(());
+        };
+        if !joined(task).await? {
+            tracing::info!(source = %self.config.name, id, "not deleted: the queue changed since it was read");
         }
+        Ok(())
     }
 
     /// Fills `open` for every job of `messages` it does not know yet.
@@ -224,21 +260,34 @@ impl SourceWorker {
         Ok(())
     }
 
-    /// Runs `f` on the reader on tokio's blocking pool.
+    /// Runs `f` on the reader on tokio's blocking pool and waits for it.
     async fn blocking<T, F>(&self, f: F) -> Result<T, CycleError>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn QueueSource) -> Result<T, SourceError> + Send + 'static,
     {
+        joined(self.spawn(f)).await
+    }
+
+    /// Starts `f` on the reader on tokio's blocking pool. Work on one source runs one at a
+    /// time, in the order it gets the reader.
+    fn spawn<T, F>(&self, f: F) -> Task<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn QueueSource) -> Result<T, SourceError> + Send + 'static,
+    {
         let reader = Arc::clone(&self.reader);
-        let joined = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let mut guard = reader.lock().unwrap_or_else(|p| p.into_inner());
             f(guard.as_mut())
         })
-        .await;
-        match joined {
-            Ok(result) => Ok(result?),
-            Err(e) => Err(CycleError::Task(e.to_string())),
-        }
+    }
+}
+
+/// The result of work started with [`SourceWorker::spawn`].
+async fn joined<T>(task: Task<T>) -> Result<T, CycleError> {
+    match task.await {
+        Ok(result) => Ok(result?),
+        Err(e) => Err(CycleError::Task(e.to_string())),
     }
 }

@@ -23,7 +23,7 @@ const TRACKED_PID: i32 = 0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database: {0}")]
+    #[error("database: {}", pg_error_text(.0))]
     Db(#[from] tokio_postgres::Error),
     #[error(
         "the pg_jobmon extension is not installed in this database \
@@ -61,7 +61,7 @@ struct Statements {
     end_runs: Statement,
     copy_messages: Statement,
     copy_runs: Statement,
-    copy_steps: Statement,
+    add_steps: Statement,
     job_events: Statement,
     source_health: Statement,
     store_states: Statement,
@@ -116,7 +116,7 @@ impl Store {
             end_runs: prep(include_str!("../../../sql/tracker/end_runs.sql")).await?,
             copy_messages: prep(include_str!("../../../sql/tracker/copy_messages.sql")).await?,
             copy_runs: prep(include_str!("../../../sql/tracker/copy_runs.sql")).await?,
-            copy_steps: prep(include_str!("../../../sql/tracker/copy_steps.sql")).await?,
+            add_steps: prep(include_str!("../../../sql/tracker/add_steps.sql")).await?,
             job_events: prep(include_str!("../../../sql/tracker/job_events.sql")).await?,
             source_health: prep(include_str!("../../../sql/tracker/source_health.sql")).await?,
             store_states: prep(include_str!("../../../sql/tracker/store_states.sql")).await?,
@@ -296,8 +296,10 @@ impl Store {
             }
         };
 
-        // Runs the batch opens and also ends are inserted ended: no UPDATE for them.
-        let mut closed: Vec<Option<(DateTime<Utc>, String)>> = vec![None; plan.new_runs.len()];
+        // Runs the batch opens and also ends are inserted ended: no UPDATE for them. Each
+        // gets its end, its status text and the alert code of that text (what job_log's
+        // trigger would look up: the lowest code with that text, none if no code has it).
+        let mut closed: Vec<Option<Closed>> = vec![None; plan.new_runs.len()];
         if plan.ends.iter().any(|e| matches!(e.run, RunRef::New(_))) {
             let texts: HashMap<i32, String> = tx
                 .query(&st.status_texts, &[])
@@ -311,7 +313,16 @@ impl Store {
                         .get(&e.code)
                         .cloned()
                         .unwrap_or_else(|| "CRITICAL".to_owned());
-                    closed[i] = Some((e.at, status));
+                    let code = texts
+                        .iter()
+                        .filter(|(_, text)| **text == status)
+                        .map(|(code, _)| *code)
+                        .min();
+                    closed[i] = Some(Closed {
+                        at: e.at,
+                        status,
+                        code,
+                    });
                 }
             }
         }
@@ -334,8 +345,8 @@ impl Store {
             );
             pin_mut!(w);
             for ((run, id), end) in plan.new_runs.iter().zip(&new_ids).zip(&closed) {
-                let end_time = end.as_ref().map(|(at, _)| *at);
-                let status = end.as_ref().map(|(_, s)| s.as_str());
+                let end_time = end.as_ref().map(|c| c.at);
+                let status = end.as_ref().map(|c| c.status.as_str());
                 w.as_mut()
                     .write(&[
                         id,
@@ -351,30 +362,17 @@ impl Store {
             w.finish().await?;
         }
         if !plan.steps.is_empty() {
-            let sink = tx.copy_in(&st.copy_steps).await?;
-            let w = BinaryCopyInWriter::new(
-                sink,
-                &[
-                    Type::INT8,
-                    Type::TEXT,
-                    Type::TIMESTAMPTZ,
-                    Type::TIMESTAMPTZ,
-                    Type::FLOAT4,
-                    Type::TEXT,
-                    Type::TEXT,
-                ],
-            );
-            pin_mut!(w);
-            let elapsed = 0f32;
-            for s in &plan.steps {
-                let id = job_id(s.run);
-                w.as_mut()
-                    .write(&[
-                        &id, &s.action, &s.at, &s.at, &elapsed, &s.status, &s.message,
-                    ])
-                    .await?;
-            }
-            w.finish().await?;
+            let ids: Vec<i64> = plan.steps.iter().map(|s| job_id(s.run)).collect();
+            let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
+            let times: Vec<DateTime<Utc>> = plan.steps.iter().map(|s| s.at).collect();
+            let statuses: Vec<&str> = plan.steps.iter().map(|s| s.status.as_str()).collect();
+            let messages: Vec<Option<&str>> =
+                plan.steps.iter().map(|s| s.message.as_deref()).collect();
+            tx.execute(
+                &st.add_steps,
+                &[&ids, &actions, &times, &statuses, &messages],
+            )
+            .await?;
         }
         {
             let sink = tx.copy_in(&st.copy_messages).await?;
@@ -423,14 +421,28 @@ impl Store {
             let ids: Vec<i64> = open_before.clone().map(|e| job_id(e.run)).collect();
             let times: Vec<DateTime<Utc>> = open_before.clone().map(|e| e.at).collect();
             let codes: Vec<i32> = open_before.map(|e| e.code).collect();
-            let closed_ids: Vec<i64> = plan
-                .ends
-                .iter()
-                .filter(|e| matches!(e.run, RunRef::New(_)))
-                .map(|e| job_id(e.run))
-                .collect();
-            tx.execute(&st.end_runs, &[&ids, &times, &codes, &closed_ids])
-                .await?;
+            let mut closed_ids: Vec<i64> = Vec::new();
+            let mut closed_names: Vec<&str> = Vec::new();
+            let mut closed_codes: Vec<Option<i32>> = Vec::new();
+            for e in &plan.ends {
+                if let RunRef::New(i) = e.run {
+                    closed_ids.push(new_ids[i]);
+                    closed_names.push(&plan.new_runs[i].job_name);
+                    closed_codes.push(closed[i].as_ref().and_then(|c| c.code));
+                }
+            }
+            tx.execute(
+                &st.end_runs,
+                &[
+                    &ids,
+                    &times,
+                    &codes,
+                    &closed_ids,
+                    &closed_names,
+                    &closed_codes,
+                ],
+            )
+            .await?;
         }
 
         let last = batch.messages.last().map(|m| (m.queue_id, m.fingerprint));
@@ -459,6 +471,39 @@ impl Store {
         tx.commit().await?;
         Ok(new_ids)
     }
+}
+
+/// How a run that a batch opens and ends is inserted.
+#[derive(Debug, Clone)]
+struct Closed {
+    at: DateTime<Utc>,
+    status: String,
+    /// The alert code job_log's trigger would find for `status`.
+    code: Option<i32>,
+}
+
+/// A server error as its message (with its detail) and SQLSTATE; anything else (a refused
+/// connection, a timeout) with the chain of its causes. tokio-postgres alone says only
+/// `db error` or `error connecting to server`.
+pub fn pg_error_text(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(": {detail}"));
+        }
+        return text;
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let part = s.to_string();
+        // tokio-postgres already prints its direct cause after the kind.
+        if !text.ends_with(&part) {
+            text.push_str(&format!(": {part}"));
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// One message of a tracked job, for the rule engine.
