@@ -55,6 +55,8 @@ pub struct Polled {
 type Reader = Arc<Mutex<Box<dyn QueueSource>>>;
 /// Work on the source running on tokio's blocking pool.
 type Task<T> = tokio::task::JoinHandle<Result<T, SourceError>>;
+/// A window read ahead, with its rows parsed.
+type Parsed = (Window, Vec<Message>);
 
 /// A configured source with its reader (and its open SSH session) and what it knows of the
 /// jobs' open runs, kept across polls.
@@ -111,8 +113,9 @@ impl SourceWorker {
         polled: &mut Polled,
     ) -> Result<(), CycleError> {
         let name = self.config.name.clone();
-        // The next window, read while the batch before it is stored: (where it starts, read).
-        let mut prefetch: Option<(Option<i64>, Task<Window>)> = None;
+        // The next window, read and parsed while the batch before it is stored: (where it
+        // starts, the rows, their messages).
+        let mut prefetch: Option<(Option<i64>, Task<Parsed>)> = None;
         loop {
             let Some(cursor) = store.lease(&name, &s.owner, s.lease_ttl).await? else {
                 return Ok(());
@@ -123,32 +126,48 @@ impl SourceWorker {
             }
             let limit = s.batch_size;
             let from = cursor.read_from();
-            let window = match prefetch.take() {
+            let (window, parsed) = match prefetch.take() {
                 // Read after the rows of the last commit, which the cursor still ends with.
-                Some((start, task)) if start == from => joined(task).await?,
+                Some((start, task)) if start == from => {
+                    let (window, parsed) = joined(task).await?;
+                    (window, Some(parsed))
+                }
                 // Someone else stored meanwhile: that read is of no use.
                 _ => {
-                    self.blocking(move |r| r.read_window(from, limit + 1))
-                        .await?
+                    let window = self
+                        .blocking(move |r| r.read_window(from, limit + 1))
+                        .await?;
+                    (window, None)
                 }
             };
-            let (generation, rows, confirmed, restart_window);
-            match decide(&cursor, &window) {
-                Decision::Continue { new, confirmed: c } => {
-                    generation = cursor.generation;
-                    rows = new.to_vec();
-                    confirmed = c.cloned();
+            // Where the new rows start in the window, and whether the cursor's row is there.
+            let decision = match decide(&cursor, &window) {
+                Decision::Continue { new, confirmed } => {
+                    Ok((window.rows.len() - new.len(), confirmed.is_some()))
                 }
-                Decision::Restarted { reason } => {
+                Decision::Restarted { reason } => Err(reason),
+            };
+            let (generation, mut rows, messages, confirmed);
+            match decision {
+                Ok((skip, has_confirmed)) => {
+                    generation = cursor.generation;
+                    rows = window.rows;
+                    let new = rows.split_off(skip);
+                    confirmed = if has_confirmed { rows.pop() } else { None };
+                    rows = new;
+                    messages = parsed.map(|mut p| p.split_off(skip));
+                }
+                Err(reason) => {
                     if self.config.delete_after_commit {
                         tracing::debug!(source = %name, %reason, "queue ids started again; reading it from its start");
                     } else {
                         tracing::warn!(source = %name, %reason, "queue was recreated; reading it from its start");
                     }
                     polled.restarted = Some(reason);
-                    restart_window = self.blocking(move |r| r.read_window(None, limit)).await?;
+                    let restart_window = self.blocking(move |r| r.read_window(None, limit)).await?;
                     generation = cursor.generation + 1;
                     rows = restart_window.rows;
+                    messages = None;
                     confirmed = None;
                 }
             }
@@ -161,7 +180,8 @@ impl SourceWorker {
                 return Ok(());
             }
             let full = rows.len() as u64 >= limit;
-            let messages: Vec<Message> = rows.iter().map(message::parse).collect();
+            let messages: Vec<Message> =
+                messages.unwrap_or_else(|| rows.iter().map(message::parse).collect());
             self.load_open_runs(store, &messages).await?;
             let plan = runs::plan(&name, &messages, &s.keywords, &self.open);
             if full && !s.stop.load(Ordering::SeqCst) {
@@ -169,7 +189,11 @@ impl SourceWorker {
                 // at this batch's last row, where the cursor will be once this commits; if the
                 // commit fails the read is dropped with the rest of the poll.
                 let next = messages.last().map(|m| m.queue_id);
-                let task = self.spawn(move |r| r.read_window(next, limit + 1));
+                let task = self.spawn(move |r| {
+                    let window = r.read_window(next, limit + 1)?;
+                    let parsed = window.rows.iter().map(message::parse).collect();
+                    Ok((window, parsed))
+                });
                 prefetch = Some((next, task));
             }
             let batch = Batch {

@@ -54,7 +54,7 @@
 //!   03:30 CEST). So the job is on time whichever reading its own scheduler takes.
 //! * never started: a job with no events at all is NO_DATA until a start is due after the
 //!   tracker began reading its source (`SourceHealth::watched_since`), counted as above as if
-//!   watching had begun with a start; then it is DELAYED.
+//!   watching had begun with a start; then it is DELAYED (QUIET inside its quiet window).
 //! * quiet windows: the global window silences timeouts and missed starts of cyclic jobs;
 //!   a job's own window replaces it, for any kind of schedule. Errors are never silenced.
 //!
@@ -580,11 +580,17 @@ pub fn evaluate(
         let missed = source
             .watched_since
             .and_then(|w| overdue(job, w, now).map(|m| (w, m)));
-        if let (Some((watched, (deadline, _))), false) = (missed, quiet) {
-            text::never_started(&mut text, job, watched, deadline);
+        if let Some((watched, (deadline, _))) = missed {
+            // Inside a quiet window it is only said, as for a job that has run.
+            let reason = if quiet {
+                Reason::Quiet
+            } else {
+                Reason::Delayed
+            };
+            text::never_started(&mut text, job, watched, deadline, quiet);
             return Evaluation {
-                state: State::Critical,
-                reason: Reason::Delayed,
+                state: reason.state(),
+                reason,
                 since: deadline,
                 text,
                 metrics,

@@ -1271,14 +1271,28 @@ fn a_job_that_never_sends_anything_is_delayed_once_a_start_was_due_after_watchin
         watched(&daily("02:30"), late, b("2026-06-02 03:01:01")).0,
         Reason::Delayed
     );
-    // Inside its quiet window a job is not called late.
+    // Inside its quiet window a job is not called late, but said to be.
     let quiet = Job {
         quiet_window: Some(window("10:00", "11:00")),
         ..cyclic()
     };
+    let (reason, text) = watched(&quiet, since, b("2026-06-01 10:30:00"));
+    assert_eq!(reason, Reason::Quiet);
+    assert_eq!(reason.state(), State::Ok);
     assert_eq!(
-        watched(&quiet, since, b("2026-06-01 10:30:00")).0,
+        text,
+        "QUIET: would be DELAYED: no message received since the source was first read at \
+         2026-06-01 10:00:00 CEST; a start was due by 2026-06-01 10:15:00 CEST; quiet window 10:00-11:00"
+    );
+    // Before a start is due it has nothing to be quiet about.
+    assert_eq!(
+        watched(&quiet, since, b("2026-06-01 10:10:00")).0,
         Reason::NoData
+    );
+    // After the window it is late.
+    assert_eq!(
+        watched(&quiet, since, b("2026-06-01 11:00:01")).0,
+        Reason::Delayed
     );
     // Without knowing when watching began, nothing ever received stays NO_DATA.
     assert_eq!(

@@ -246,16 +246,7 @@ pub(super) fn describe(out: &mut String, c: &Context, reason: Reason) {
                 out.push_str("would be TIMEOUT: ");
                 c.timeout(out);
             }
-            if let Some(w) = c.job.quiet {
-                out.push_str("; quiet window ");
-                push_digits(out, u32::from(w.from.hour), 2);
-                out.push(':');
-                push_digits(out, u32::from(w.from.minute), 2);
-                out.push('-');
-                push_digits(out, u32::from(w.until.hour), 2);
-                out.push(':');
-                push_digits(out, u32::from(w.until.minute), 2);
-            }
+            quiet_window(out, c.job);
         }
         Reason::ErrorsBelowLimit | Reason::Error => c.errors(out),
         Reason::TooFast => {
@@ -332,11 +323,32 @@ pub(super) fn never_started(
     job: &CompiledJob,
     watched: DateTime<Utc>,
     deadline: DateTime<Utc>,
+    quiet: bool,
 ) {
+    if quiet {
+        out.push_str("QUIET: would be ");
+    }
     out.push_str("DELAYED: no message received since the source was first read at ");
     job.zone.write_time(out, watched);
     out.push_str("; a start was due by ");
     job.zone.write_time(out, deadline - job.grace);
+    if quiet {
+        quiet_window(out, job);
+    }
+}
+
+/// `; quiet window HH:MM-HH:MM`, the job's window that silenced a finding.
+fn quiet_window(out: &mut String, job: &CompiledJob) {
+    if let Some(w) = job.quiet {
+        out.push_str("; quiet window ");
+        push_digits(out, u32::from(w.from.hour), 2);
+        out.push(':');
+        push_digits(out, u32::from(w.from.minute), 2);
+        out.push('-');
+        push_digits(out, u32::from(w.until.hour), 2);
+        out.push(':');
+        push_digits(out, u32::from(w.until.minute), 2);
+    }
 }
 
 /// The text when there is nothing to judge yet.
