@@ -15,7 +15,9 @@ impl LocalSource {
         LocalSource { path, queue: None }
     }
 
-    /// Runs `f` on the open queue; an error closes it so the next call reopens the file.
+    /// Runs `f` on the open queue, then gives back the pages it read (the file stays open
+    /// between polls, and a daemon reads many); an error closes it so the next call reopens
+    /// the file.
     fn with_queue<T>(
         &mut self,
         f: impl FnOnce(&mut Queue) -> Result<T, crate::queue::QueueError>,
@@ -24,7 +26,7 @@ impl LocalSource {
             Some(q) => q,
             None => self.queue.insert(Queue::open(&self.path)?),
         };
-        let result = f(queue);
+        let result = f(queue).and_then(|v| queue.release_memory().map(|()| v));
         if result.is_err() {
             self.queue = None;
         }
@@ -41,5 +43,46 @@ impl QueueSource for LocalSource {
         let fingerprint = last.fingerprint();
         self.with_queue(|q| q.ack_through_if(last.id, fingerprint))
             .map(|deleted| deleted.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::NewMessage;
+
+    #[test]
+    fn a_read_window_leaves_no_page_cache_behind() {
+        let dir = std::env::temp_dir().join(format!("jobmon-local-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("queue.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let msgs: Vec<NewMessage> = (0..20_000)
+            .map(|i| NewMessage {
+                instance: Some("P".into()),
+                job: Some(format!("job_{}", i % 10)),
+                event: Some("STEP".into()),
+                message: Some(format!("message number {i} with some text")),
+            })
+            .collect();
+        Queue::open_or_create(&path)
+            .unwrap()
+            .add_all(&msgs)
+            .unwrap();
+
+        // What SQLite keeps without the release: the pages of the window.
+        let mut plain = Queue::open(&path).unwrap();
+        assert_eq!(plain.read_window(None, 20_001).unwrap().rows.len(), 20_000);
+        let kept = plain.cache_bytes();
+        assert!(kept > 1_000_000, "a plain read keeps {kept} bytes");
+
+        let mut source = LocalSource::new(path.clone());
+        assert_eq!(source.read_window(None, 20_001).unwrap().rows.len(), 20_000);
+        let left = source.queue.as_ref().unwrap().cache_bytes();
+        assert!(
+            left < kept / 10,
+            "{left} bytes left after the read, {kept} without the release"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
