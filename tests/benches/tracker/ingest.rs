@@ -595,8 +595,9 @@ pub fn scenario_4(options: &Options, report: &mut String) -> Result<(), String> 
          level info) is timed from process start to exit, and afterwards every message is \
          checked to be stored exactly once, every run to be in job_log and the queue to be \
          empty. It stores each message in tracker_message (primary key), each as a step in \
-         job_detail ({} rows), each run in job_log, and ends the runs through job_log's \
-         trigger. The first two baselines write the same rows (id, timestamp, instance, job, \
+         job_detail ({} rows, through `_tracker_add_steps`) and each run in job_log; runs a \
+         batch opens and ends are inserted ended, the others end through job_log's trigger. \
+         The first two baselines write the same rows (id, timestamp, instance, job, \
          event, message) into a plain table without indexes in one transaction; the fair \
          comparison is read + COPY. The third writes them as the job_detail steps they become \
          (runs of five), into a table like job_detail without its foreign key: the part of \

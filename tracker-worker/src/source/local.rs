@@ -53,10 +53,8 @@ mod tests {
 
     #[test]
     fn a_read_window_leaves_no_page_cache_behind() {
-        let dir = std::env::temp_dir().join(format!("jobmon-local-cache-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("queue.sqlite");
-        let _ = std::fs::remove_file(&path);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.sqlite");
         let msgs: Vec<NewMessage> = (0..20_000)
             .map(|i| NewMessage {
                 instance: Some("P".into()),
@@ -83,6 +81,5 @@ mod tests {
             left < kept / 10,
             "{left} bytes left after the read, {kept} without the release"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
