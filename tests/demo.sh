@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The README's demo: set-up (tests/setup.sh), then a local PostgreSQL 15 cluster with a
-# database using pg_jobmon, a job that logs its steps, fails and rolls back three nights in
-# a row, and what survived: job_log, job_detail and check_job_status(). Then jobmon-tracker:
-# a local queue fed by a demo producer, the tracker evaluating it, and the Checkmk lines,
-# check_job_status() and Nagios output that follow.
-# Re-running it starts afresh with the same output. Settings: DEMO_DIR, DEMO_PORT.
+# The README's demo: set-up (tests/setup.sh), then a local PostgreSQL cluster (PG_MAJOR,
+# default the system's 15) with a database using pg_jobmon, a job that logs its steps,
+# fails and rolls back three nights in a row, and what survived: job_log, job_detail and
+# check_job_status(). Then jobmon-tracker: a local queue fed by a demo producer, the
+# tracker evaluating it, and the Checkmk lines, check_job_status() and Nagios output that
+# follow.
+# Re-running it starts afresh with the same output. Settings: PG_MAJOR, DEMO_DIR, DEMO_PORT.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
@@ -14,6 +15,16 @@ DB=jobmon_demo
 
 "${AS_ROOT[@]}" mkdir -p "$DEMO_DIR"
 "${AS_ROOT[@]}" chown postgres: "$DEMO_DIR"
+# The demo directory holds one cluster: a demo of another major replaces it.
+if [ -f "$DEMO_DIR/data/PG_VERSION" ] && [ "$(cat "$DEMO_DIR/data/PG_VERSION")" != "$PG_MAJOR" ]; then
+    old_major=$(cat "$DEMO_DIR/data/PG_VERSION")
+    say "replacing the PostgreSQL $old_major demo cluster in $DEMO_DIR/data with a PostgreSQL $PG_MAJOR one"
+    old_pg_ctl=$(dirname "$(pg_config_of "$old_major")")/pg_ctl
+    if [ -x "$old_pg_ctl" ]; then
+        "${AS_POSTGRES[@]}" "$old_pg_ctl" -D "$DEMO_DIR/data" -m fast stop >/dev/null 2>&1 || true
+    fi
+    "${AS_ROOT[@]}" rm -rf "$DEMO_DIR/data"
+fi
 if [ ! -f "$DEMO_DIR/data/PG_VERSION" ]; then
     say "creating a demo cluster in $DEMO_DIR/data"
     "${AS_POSTGRES[@]}" "$PG_BIN/initdb" -D "$DEMO_DIR/data" --auth-local=peer --auth-host=scram-sha-256 >/dev/null
@@ -143,5 +154,5 @@ psql_demo -d "$DB" -c "SELECT * FROM jobmon.check_job_status()"
 say "jobmon-tracker nagios (a Nagios plugin around check_job_status(); exit 2 = CRITICAL)"
 tracker nagios -c "$TRACKER_DIR/jobmon-tracker.toml" | sed 's/^/    /' || say "exit status $?"
 
-say "done. Connect with: ${AS_POSTGRES[*]} psql -h $DEMO_DIR -p $DEMO_PORT $DB"
+say "done. Connect with: ${AS_POSTGRES[*]} $PG_BIN/psql -h $DEMO_DIR -p $DEMO_PORT $DB"
 say "stop the demo cluster with: ${AS_POSTGRES[*]} $PG_BIN/pg_ctl -D $DEMO_DIR/data stop"

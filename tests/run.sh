@@ -1,13 +1,54 @@
 #!/usr/bin/env bash
-# The README's test command: set-up (tests/setup.sh), then formatting and lint checks and
-# every test of the workspace. The integration tests start their own PostgreSQL clusters.
+# The README's test command: set-up (tests/setup.sh) for every supported PostgreSQL major,
+# then formatting and lint checks, every test of the workspace on the system's PostgreSQL
+# (15), and every test that touches the extension on each other major (14, 16, 17, 18).
+# The integration tests start their own PostgreSQL clusters.
+#
+#   PG_MAJORS="14 18"   test only these other majors as well (default: all supported)
+#   bash tests/run.sh NAME   extra arguments go to every `cargo test` (a test name filter)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/pg-majors.sh"
+export PG_MAJORS=${PG_MAJORS:-${PG_SUPPORTED_MAJORS[*]}}
+unset PG_MAJOR
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
+
+# The test binaries that touch the extension (schema, logging, check_job_status,
+# interrupts, sessions and pg_dump/restore, privileges and bad input, the tracker's SQL
+# functions and the plugin's queries): these run on every major. The rest (unit tests, the
+# tracker's SSH sources and fault injection, the cross-major comparison itself) does not
+# depend on the server's major and runs on the default one only.
+EXTENSION_TESTS=(schema logging check_job_status interrupts sessions privileges
+                 tracker_ingest tracker_alerts tracker_bad_input tracker_nagios
+                 tracker_pg_restart)
+
+# The comparisons across majors (tests/tests/majors.rs) see every installation.
+configs=()
+for m in "${majors[@]}"; do configs+=("$(pg_config_of "$m")"); done
+export JOBMON_TEST_PG_CONFIGS
+JOBMON_TEST_PG_CONFIGS=$(IFS=:; echo "${configs[*]}")
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-say "cargo test (unit and integration tests)"
-cargo test --workspace --exclude pg_jobmon -- "$@"
+
+failed=()
+say "PostgreSQL $PG_DEFAULT_MAJOR: cargo test (unit and integration tests, the whole suite)"
+PG_CONFIG=$(pg_config_of "$PG_DEFAULT_MAJOR") cargo test --workspace --exclude pg_jobmon -- "$@" \
+    || failed+=("$PG_DEFAULT_MAJOR")
+
+test_args=()
+for t in "${EXTENSION_TESTS[@]}"; do test_args+=(--test "$t"); done
+for m in "${majors[@]}"; do
+    [ "$m" = "$PG_DEFAULT_MAJOR" ] && continue
+    say "PostgreSQL $m: cargo test ${test_args[*]}"
+    PG_CONFIG=$(pg_config_of "$m") cargo test -p jobmon-tests "${test_args[@]}" -- "$@" \
+        || failed+=("$m")
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED on PostgreSQL ${failed[*]} (see the test output above each '==> PostgreSQL N' line)" >&2
+    exit 1
+fi
+say "all tests passed on PostgreSQL ${majors[*]}"

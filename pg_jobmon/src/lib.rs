@@ -37,5 +37,20 @@ extension_sql_file!(
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
-    unsafe { pg_sys::MarkGUCPrefixReserved(c"jobmon".as_ptr()) };
+    reserve_guc_prefix();
+}
+
+/// Claims the `jobmon.` prefix, so that a misspelt `jobmon.*` setting is reported instead
+/// of silently kept as a placeholder. The one PostgreSQL version difference in the Rust
+/// code: PostgreSQL 15 renamed the call (14 only warns about existing placeholders, 15 and
+/// later also remove them).
+fn reserve_guc_prefix() {
+    #[cfg(feature = "pg14")]
+    unsafe {
+        pg_sys::EmitWarningsOnPlaceholders(c"jobmon".as_ptr())
+    };
+    #[cfg(not(feature = "pg14"))]
+    unsafe {
+        pg_sys::MarkGUCPrefixReserved(c"jobmon".as_ptr())
+    };
 }

@@ -1,6 +1,7 @@
-//! Harness of the pg_jobmon integration tests: one real PostgreSQL 15 cluster per test
-//! binary (started lazily, removed by a watchdog when the test process ends however it
-//! ends), a fresh database with the extension per test, and helpers to read the server log.
+//! Harness of the pg_jobmon integration tests: one real PostgreSQL cluster per test
+//! binary (Debian's 15, or the major `$PG_CONFIG` names; started lazily, removed by a
+//! watchdog when the test process ends however it ends), a fresh database with the
+//! extension per test, and helpers to read the server log.
 
 pub mod proxy;
 pub mod sshd;
@@ -68,6 +69,10 @@ pub struct Cluster {
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
     pub bindir: PathBuf,
+    /// The PostgreSQL major version of the server, e.g. 17.
+    pub major: u32,
+    /// Where this installation keeps its libraries (`pg_config --pkglibdir`).
+    pub pkglibdir: PathBuf,
     pub port: u16,
     /// The bootstrap superuser (`postgres` when the tests run as root, else the OS user).
     pub superuser: String,
@@ -77,19 +82,24 @@ pub struct Cluster {
 
 /// The cluster of this test binary, started on first use.
 pub fn cluster() -> &'static Cluster {
-    match CLUSTER.get_or_init(Cluster::start) {
+    match CLUSTER.get_or_init(|| pg_paths().and_then(Cluster::start)) {
         Ok(c) => c,
         Err(msg) => panic!("test cluster unavailable: {msg}"),
     }
 }
 
-struct PgPaths {
-    bindir: PathBuf,
-    sharedir: PathBuf,
-    pkglibdir: PathBuf,
+/// Where one PostgreSQL installation keeps its programs, extension files and libraries.
+#[derive(Clone, Debug)]
+pub struct PgPaths {
+    pub pg_config: PathBuf,
+    /// The major version, e.g. 17.
+    pub major: u32,
+    pub bindir: PathBuf,
+    pub sharedir: PathBuf,
+    pub pkglibdir: PathBuf,
 }
 
-fn pg_config_value(pg_config: &str, flag: &str) -> Option<String> {
+fn pg_config_value(pg_config: &Path, flag: &str) -> Option<String> {
     let out = Command::new(pg_config).arg(flag).output().ok()?;
     if !out.status.success() {
         return None;
@@ -97,39 +107,49 @@ fn pg_config_value(pg_config: &str, flag: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The PostgreSQL 15 installation: `pg_config` from PATH (or `$PG_CONFIG`) if it is a
-/// version 15, else the Debian location.
-fn pg_paths() -> PgPaths {
-    let mut candidates = Vec::new();
-    if let Ok(p) = std::env::var("PG_CONFIG") {
-        candidates.push(p);
-    }
-    candidates.push("pg_config".to_string());
-    candidates.push("/usr/lib/postgresql/15/bin/pg_config".to_string());
-    for pg_config in &candidates {
-        let Some(version) = pg_config_value(pg_config, "--version") else {
-            continue;
+impl PgPaths {
+    /// The installation a `pg_config` describes.
+    pub fn of(pg_config: &Path) -> Result<PgPaths, String> {
+        let value = |flag: &str| {
+            pg_config_value(pg_config, flag)
+                .ok_or_else(|| format!("`{} {flag}` did not run", pg_config.display()))
         };
-        if !version.starts_with("PostgreSQL 15") {
-            continue;
-        }
-        if let (Some(bindir), Some(sharedir), Some(pkglibdir)) = (
-            pg_config_value(pg_config, "--bindir"),
-            pg_config_value(pg_config, "--sharedir"),
-            pg_config_value(pg_config, "--pkglibdir"),
-        ) {
-            return PgPaths {
-                bindir: bindir.into(),
-                sharedir: sharedir.into(),
-                pkglibdir: pkglibdir.into(),
-            };
-        }
+        let version = value("--version")?;
+        let major = version
+            .strip_prefix("PostgreSQL ")
+            .and_then(|v| v.split(['.', ' ']).next())
+            .and_then(|m| m.parse().ok())
+            .ok_or_else(|| format!("{}: unexpected --version {version:?}", pg_config.display()))?;
+        Ok(PgPaths {
+            pg_config: pg_config.to_path_buf(),
+            major,
+            bindir: value("--bindir")?.into(),
+            sharedir: value("--sharedir")?.into(),
+            pkglibdir: value("--pkglibdir")?.into(),
+        })
     }
-    PgPaths {
-        bindir: "/usr/lib/postgresql/15/bin".into(),
-        sharedir: "/usr/share/postgresql/15".into(),
-        pkglibdir: "/usr/lib/postgresql/15/lib".into(),
-    }
+}
+
+/// The installation the tests run against: `$PG_CONFIG` if set (tests/run.sh sets it for
+/// each major it tests), else Debian's PostgreSQL 15.
+fn pg_paths() -> Result<PgPaths, String> {
+    let pg_config = std::env::var_os("PG_CONFIG")
+        .unwrap_or_else(|| "/usr/lib/postgresql/15/bin/pg_config".into());
+    PgPaths::of(Path::new(&pg_config))
+}
+
+/// Every installation tests/run.sh prepared (`$JOBMON_TEST_PG_CONFIGS`, pg_config paths
+/// separated by `:`), for the tests that compare majors with each other.
+pub fn all_pg_installations() -> Result<Vec<PgPaths>, String> {
+    let list = std::env::var("JOBMON_TEST_PG_CONFIGS").map_err(|_| {
+        "JOBMON_TEST_PG_CONFIGS is not set: these tests compare the PostgreSQL majors \
+         tests/run.sh installs pg_jobmon into; run them with `bash tests/run.sh`"
+            .to_string()
+    })?;
+    list.split(':')
+        .filter(|p| !p.is_empty())
+        .map(|p| PgPaths::of(Path::new(p)))
+        .collect()
 }
 
 fn current_os_user() -> String {
@@ -165,16 +185,18 @@ fn describe(out: &Output) -> String {
 }
 
 impl Cluster {
-    fn start() -> Result<Cluster, String> {
-        let paths = pg_paths();
+    /// Starts a cluster of the given installation (with the extension in its template
+    /// database), removed when the test process ends.
+    pub fn start(paths: PgPaths) -> Result<Cluster, String> {
         let control = paths.sharedir.join("extension/pg_jobmon.control");
         let library = paths.pkglibdir.join("pg_jobmon.so");
         for needed in [&control, &library] {
             if !needed.exists() {
                 return Err(format!(
-                    "pg_jobmon is not installed into PostgreSQL 15 ({} is missing). Run the \
+                    "pg_jobmon is not installed into PostgreSQL {} ({} is missing). Run the \
                      README's test command, `bash tests/run.sh` (also what .ci/run runs): it \
                      builds and installs the extension before it runs `cargo test`.",
+                    paths.major,
                     needed.display()
                 ));
             }
@@ -196,6 +218,8 @@ impl Cluster {
             log_path: dir.join("server.log"),
             dir,
             bindir: paths.bindir,
+            major: paths.major,
+            pkglibdir: paths.pkglibdir.clone(),
             port: 0,
             superuser,
             run_as_postgres,
@@ -229,7 +253,10 @@ impl Cluster {
                 Err(e) => last_error = e,
             }
         }
-        Err(format!("could not start PostgreSQL: {last_error}"))
+        Err(format!(
+            "could not start PostgreSQL {}: {last_error}",
+            cluster.major
+        ))
     }
 
     /// A server program of this installation, run as the `postgres` OS user when the
@@ -349,6 +376,19 @@ impl Cluster {
         let mut admin = self
             .try_connect("postgres", &self.superuser)
             .map_err(|e| format!("connect: {e}"))?;
+        // The server that answers is the major the tests were pointed at.
+        let version_num: String = admin
+            .query_one("SHOW server_version_num", &[])
+            .map_err(|e| format!("SHOW server_version_num: {}", error_text(&e)))?
+            .get(0);
+        if version_num.parse::<u32>().ok().map(|v| v / 10000) != Some(self.major) {
+            return Err(format!(
+                "the server started from {} reports server_version_num {version_num}, not \
+                 PostgreSQL {}",
+                self.bindir.display(),
+                self.major
+            ));
+        }
         admin
             .batch_execute(&format!("CREATE DATABASE {TEMPLATE_DB}"))
             .map_err(|e| format!("CREATE DATABASE {TEMPLATE_DB}: {}", error_text(&e)))?;
@@ -398,6 +438,7 @@ impl Cluster {
     /// The current end of the server log, to read what a test caused.
     pub fn log_mark(&self) -> LogMark {
         LogMark {
+            log_path: self.log_path.clone(),
             offset: fs::metadata(&self.log_path).map(|m| m.len()).unwrap_or(0),
         }
     }
@@ -414,15 +455,16 @@ impl Cluster {
 }
 
 /// A position in the server log.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LogMark {
+    log_path: PathBuf,
     offset: u64,
 }
 
 impl LogMark {
     /// The server log written since this mark.
     pub fn text_since(&self) -> String {
-        let bytes = fs::read(&cluster().log_path).unwrap_or_default();
+        let bytes = fs::read(&self.log_path).unwrap_or_default();
         let start = (self.offset as usize).min(bytes.len());
         String::from_utf8_lossy(&bytes[start..]).into_owned()
     }
@@ -725,4 +767,25 @@ pub fn add_step(c: &mut Client, job: i64, action: &str) -> i64 {
     c.query_one("SELECT jobmon.add_step($1, $2)", &[&job, &action])
         .unwrap_or_else(|e| panic!("add_step({job}, {action:?}): {}", error_text(&e)))
         .get(0)
+}
+
+/// The extension's SQL surface as the catalog shows it, one sorted line per fact
+/// (functions with their signatures, languages, volatility, SECURITY DEFINER and SET
+/// clauses; tables and columns; indexes; constraints; triggers; views; sequences; config
+/// dumps; comments; membership in the extension), for comparing two installations.
+pub fn catalog_surface(client: &mut Client) -> Vec<String> {
+    let mut tx = client
+        .transaction()
+        .unwrap_or_else(|e| panic!("BEGIN: {}", error_text(&e)));
+    tx.batch_execute("SET LOCAL search_path = pg_catalog")
+        .unwrap_or_else(|e| panic!("SET search_path: {}", error_text(&e)));
+    let lines = tx
+        .query(include_str!("catalog_surface.sql"), &[])
+        .unwrap_or_else(|e| panic!("catalog_surface.sql: {}", error_text(&e)))
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tx.rollback()
+        .unwrap_or_else(|e| panic!("ROLLBACK: {}", error_text(&e)));
+    lines
 }
