@@ -16,6 +16,11 @@ declare -A PG_BINARIES_VERSION=(
     [18]=18.6.0
 )
 
+# The shared libraries those builds link against (`ldd bin/postgres bin/psql`), as
+# Debian 12 packages: a minimal Debian lacks some of them (libxml2 at least).
+PG_BINARIES_LIBS=(libxml2 libxslt1.1 liblz4-1 libzstd1 libgssapi-krb5-2 libreadline8 libssl3
+                  zlib1g)
+
 # Readable by the postgres OS user, which runs the test clusters (root's home is not).
 PG_CACHE=${JOBMON_PG_CACHE:-/var/cache/jobmon-postgresql}
 

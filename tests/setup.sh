@@ -49,7 +49,11 @@ apt_update() {
 }
 [ -n "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial)" ] || apt_update
 for m in "${majors[@]}"; do
-    pg_major_from_debian "$m" && packages+=("postgresql-$m" "postgresql-server-dev-$m")
+    if pg_major_from_debian "$m"; then
+        packages+=("postgresql-$m" "postgresql-server-dev-$m")
+    else
+        packages+=("${PG_BINARIES_LIBS[@]}")
+    fi
 done
 missing=()
 for p in "${packages[@]}"; do

@@ -73,6 +73,8 @@ pub struct Cluster {
     pub major: u32,
     /// Where this installation keeps its libraries (`pg_config --pkglibdir`).
     pub pkglibdir: PathBuf,
+    /// Where its libpq lives (`pg_config --libdir`).
+    libdir: PathBuf,
     pub port: u16,
     /// The bootstrap superuser (`postgres` when the tests run as root, else the OS user).
     pub superuser: String,
@@ -82,7 +84,7 @@ pub struct Cluster {
 
 /// The cluster of this test binary, started on first use.
 pub fn cluster() -> &'static Cluster {
-    match CLUSTER.get_or_init(|| pg_paths().and_then(Cluster::start)) {
+    match CLUSTER.get_or_init(|| test_installation().and_then(Cluster::start)) {
         Ok(c) => c,
         Err(msg) => panic!("test cluster unavailable: {msg}"),
     }
@@ -97,6 +99,8 @@ pub struct PgPaths {
     pub bindir: PathBuf,
     pub sharedir: PathBuf,
     pub pkglibdir: PathBuf,
+    /// Where its client library lives (`pg_config --libdir`).
+    pub libdir: PathBuf,
 }
 
 fn pg_config_value(pg_config: &Path, flag: &str) -> Option<String> {
@@ -126,13 +130,14 @@ impl PgPaths {
             bindir: value("--bindir")?.into(),
             sharedir: value("--sharedir")?.into(),
             pkglibdir: value("--pkglibdir")?.into(),
+            libdir: value("--libdir")?.into(),
         })
     }
 }
 
 /// The installation the tests run against: `$PG_CONFIG` if set (tests/run.sh sets it for
 /// each major it tests), else Debian's PostgreSQL 15.
-fn pg_paths() -> Result<PgPaths, String> {
+pub fn test_installation() -> Result<PgPaths, String> {
     let pg_config = std::env::var_os("PG_CONFIG")
         .unwrap_or_else(|| "/usr/lib/postgresql/15/bin/pg_config".into());
     PgPaths::of(Path::new(&pg_config))
@@ -220,6 +225,7 @@ impl Cluster {
             bindir: paths.bindir,
             major: paths.major,
             pkglibdir: paths.pkglibdir.clone(),
+            libdir: paths.libdir.clone(),
             port: 0,
             superuser,
             run_as_postgres,
@@ -271,6 +277,9 @@ impl Cluster {
             Command::new(path)
         };
         cmd.current_dir(&self.dir);
+        // The relocatable builds' own modules (dblink, the WAL receiver) find the build's
+        // libpq only this way; without it they load the system's, which may be older.
+        cmd.env("LD_LIBRARY_PATH", &self.libdir);
         // The server inherits this environment: a RUST_BACKTRACE from the developer's shell
         // would add Rust backtraces to the DETAIL of errors raised inside the extension.
         cmd.env_remove("RUST_BACKTRACE")
@@ -788,4 +797,115 @@ pub fn catalog_surface(client: &mut Client) -> Vec<String> {
     tx.rollback()
         .unwrap_or_else(|e| panic!("ROLLBACK: {}", error_text(&e)));
     lines
+}
+
+impl PgPaths {
+    /// A private copy of this installation with `extra` files added to (or replacing files
+    /// of) its extension directory, for tests that need extension versions no real server
+    /// should offer (the 1.5.0 fixture, frozen old install scripts). The programs are
+    /// copied (PostgreSQL finds its share and library directories relative to its own
+    /// executable, after resolving symlinks), everything else is linked. Removed when the
+    /// test process ends.
+    pub fn with_extension_files(&self, extra: &[(&str, &Path)]) -> Result<PgPaths, String> {
+        let base = common_prefix(&[&self.bindir, &self.sharedir, &self.pkglibdir]);
+        let rel = |p: &Path| -> Result<PathBuf, String> {
+            p.strip_prefix(&base)
+                .map(Path::to_path_buf)
+                .map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let root = tempfile::Builder::new()
+            .prefix("jobmon-pg-copy-")
+            .tempdir_in("/tmp")
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+            .keep();
+        spawn_watchdog(&format!("rm -rf '{}'", root.display()))?;
+        let io = |what: &str, p: &Path, e: std::io::Error| format!("{what} {}: {e}", p.display());
+        let bindir = root.join(rel(&self.bindir)?);
+        fs::create_dir_all(&bindir).map_err(|e| io("mkdir", &bindir, e))?;
+        for entry in fs::read_dir(&self.bindir).map_err(|e| io("read", &self.bindir, e))? {
+            let from = entry.map_err(|e| io("read", &self.bindir, e))?.path();
+            let to = bindir.join(from.file_name().unwrap_or_default());
+            if fs::hard_link(&from, &to).is_err() {
+                fs::copy(&from, &to).map_err(|e| io("copy", &from, e))?;
+            }
+        }
+        let pkglibdir = root.join(rel(&self.pkglibdir)?);
+        if !pkglibdir.exists() {
+            if let Some(parent) = pkglibdir.parent() {
+                fs::create_dir_all(parent).map_err(|e| io("mkdir", parent, e))?;
+            }
+            std::os::unix::fs::symlink(&self.pkglibdir, &pkglibdir)
+                .map_err(|e| io("symlink", &pkglibdir, e))?;
+        }
+        let sharedir = root.join(rel(&self.sharedir)?);
+        let extdir = sharedir.join("extension");
+        fs::create_dir_all(&extdir).map_err(|e| io("mkdir", &extdir, e))?;
+        let link_all = |from_dir: &Path, to_dir: &Path, skip: &str| -> Result<(), String> {
+            for entry in fs::read_dir(from_dir).map_err(|e| io("read", from_dir, e))? {
+                let from = entry.map_err(|e| io("read", from_dir, e))?.path();
+                let name = from.file_name().unwrap_or_default();
+                if name == skip {
+                    continue;
+                }
+                let to = to_dir.join(name);
+                std::os::unix::fs::symlink(&from, &to).map_err(|e| io("symlink", &to, e))?;
+            }
+            Ok(())
+        };
+        link_all(&self.sharedir, &sharedir, "extension")?;
+        let extra_names: Vec<&str> = extra.iter().map(|(name, _)| *name).collect();
+        for entry in fs::read_dir(self.sharedir.join("extension"))
+            .map_err(|e| io("read", &self.sharedir, e))?
+        {
+            let from = entry.map_err(|e| io("read", &self.sharedir, e))?.path();
+            let name = from.file_name().unwrap_or_default();
+            if extra_names.iter().any(|n| name == *n) {
+                continue;
+            }
+            let to = extdir.join(name);
+            std::os::unix::fs::symlink(&from, &to).map_err(|e| io("symlink", &to, e))?;
+        }
+        for (name, from) in extra {
+            let to = extdir.join(name);
+            fs::copy(from, &to).map_err(|e| io("copy", from, e))?;
+        }
+        let out = Command::new("chmod")
+            .args(["-R", "a+rX"])
+            .arg(&root)
+            .output()
+            .map_err(|e| format!("chmod: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "chmod -R a+rX {}: {}",
+                root.display(),
+                describe(&out)
+            ));
+        }
+        let copy = PgPaths::of(&bindir.join("pg_config"))?;
+        if copy.sharedir != sharedir || copy.major != self.major {
+            return Err(format!(
+                "the copy of PostgreSQL {} in {} does not find its own share directory \
+                 (pg_config says {})",
+                self.major,
+                root.display(),
+                copy.sharedir.display()
+            ));
+        }
+        Ok(copy)
+    }
+}
+
+/// The longest common leading directory of the paths.
+fn common_prefix(paths: &[&Path]) -> PathBuf {
+    let mut prefix = PathBuf::new();
+    let first: Vec<_> = paths[0].components().collect();
+    'outer: for (i, c) in first.iter().enumerate() {
+        for p in &paths[1..] {
+            if p.components().nth(i) != Some(*c) {
+                break 'outer;
+            }
+        }
+        prefix.push(c);
+    }
+    prefix
 }
