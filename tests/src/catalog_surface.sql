@@ -39,6 +39,8 @@ WITH ext AS (
            || ' | security definer ' || p.prosecdef
            || ' | set ' || coalesce(pg_catalog.array_to_string(p.proconfig, ', '), '-')
            || ' | public may execute ' || pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+           -- the body too: a later edit of a function must ship in an update script
+           || ' | body md5 ' || pg_catalog.md5(p.prosrc)
            || ' | owned by extension ' || coalesce(m.member, false)
            || ' | comment ' || coalesce(pg_catalog.obj_description(p.oid, 'pg_proc'), '-')
       FROM pg_catalog.pg_proc p
