@@ -176,3 +176,47 @@ fn dblink_mapping_table_of_another_shape_raises_object_not_in_prerequisite_state
     assert!(hint.contains("all text"), "hint: {hint}");
     assert_eq!(job_count(&mut c), 0);
 }
+
+#[test]
+fn background_session_terminated_again_after_the_reconnect_raises_connection_failure() {
+    let db = TestDb::new("connerr_broken_twice");
+    let mark = cluster().log_mark();
+    let mut c = db.connect();
+    // A trigger that makes the background session terminate itself, on every try.
+    exec(
+        &mut c,
+        "CREATE FUNCTION public.die_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.job_name = 'DIE' THEN
+                 PERFORM pg_terminate_backend(pg_backend_pid());
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER die_on_insert BEFORE INSERT ON jobmon.job_log
+             FOR EACH ROW EXECUTE FUNCTION public.die_on_insert();",
+    );
+    let err = expect_sqlstate(
+        c.query_one("SELECT jobmon.add_job('die')", &[]),
+        SqlState::CONNECTION_FAILURE,
+    );
+    assert!(
+        err.message.starts_with(&format!(
+            "pg_jobmon's background connection to user={} host=",
+            cluster().superuser
+        )),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.message.matches(&format!("dbname={}", db.name)).count(),
+        1,
+        "{err:?}"
+    );
+    let hint = err.hint.unwrap_or_default();
+    assert!(
+        hint.contains("The next call opens a new one"),
+        "hint: {hint}"
+    );
+    add_job(&mut c, "the next call reconnects");
+    assert_eq!(job_count(&mut c), 1, "the terminated tries wrote nothing");
+    mark.assert_no_crash_since();
+}
