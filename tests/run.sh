@@ -14,11 +14,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 
 # The test binaries that touch the extension (schema, logging, check_job_status,
-# interrupts, sessions and pg_dump/restore, privileges and bad input, the update from 1.5.0
-# and the kept versions, the tracker's SQL functions and the plugin's queries): these run on every major. The rest (unit tests, the
+# interrupts, sessions and pg_dump/restore, privileges and bad input, the background
+# connection's errors, the update from 1.5.0 and the kept versions, the tracker's SQL
+# functions and the plugin's queries): these run on every major. The rest (unit tests, the
 # tracker's SSH sources and fault injection, the cross-major comparison itself) does not
 # depend on the server's major and runs on the default one only.
 EXTENSION_TESTS=(schema logging check_job_status interrupts sessions privileges upgrade
+                 connection_errors
                  tracker_ingest tracker_alerts tracker_bad_input tracker_nagios
                  tracker_pg_restart)
 

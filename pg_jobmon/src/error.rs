@@ -17,10 +17,38 @@ pub enum JobmonError {
     NoSuchStep(i64),
     #[error("alert code {0} is not defined in job_status_text")]
     UnknownAlertCode(i32),
-    #[error("pg_jobmon could not open its background connection ({target}): {reason}")]
-    Connect { target: String, reason: String },
-    #[error("pg_jobmon background connection failed: {0}")]
-    Connection(String),
+    /// A pg_jobmon function was called in a database without the extension (a C function
+    /// created by hand on the library, or a concurrent DROP EXTENSION).
+    #[error("extension \"pg_jobmon\" is not installed in this database")]
+    NotInstalled,
+    /// A setting or a dblink_mapping_jobmon field that cannot be used as it is.
+    #[error("{setting} {value:?} is not {expected}")]
+    BadSetting {
+        setting: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    /// dblink_mapping_jobmon no longer has the shape pg_jobmon 1.5.0 gave it.
+    #[error("pg_jobmon cannot read dblink_mapping_jobmon: {0}")]
+    MappingUnreadable(String),
+    /// The host name of the target does not resolve; `setting` says where it came from.
+    #[error("pg_jobmon could not open its background connection: cannot resolve host name {host:?} (from {setting}): {reason}")]
+    UnresolvedHost {
+        host: String,
+        setting: &'static str,
+        reason: String,
+    },
+    /// Connecting to the resolved target failed. `overrides` are the settings that chose
+    /// the target (empty: the default one), for the hint.
+    #[error("pg_jobmon could not open its background connection to {target}: {reason}")]
+    Connect {
+        target: String,
+        reason: String,
+        overrides: Vec<&'static str>,
+    },
+    /// The established connection broke again right after the one transparent reconnect.
+    #[error("pg_jobmon's background connection to {target} failed: {reason}")]
+    Connection { target: String, reason: String },
     /// An error raised by the statement in the background session, passed on as is.
     #[error("{message}")]
     Remote {
@@ -33,6 +61,9 @@ pub enum JobmonError {
     /// error the caller sees.
     #[error("canceling statement due to user request")]
     Interrupted,
+    /// Something pg_jobmon itself got wrong or could not set up; not the user's doing.
+    #[error("pg_jobmon internal error: {0}")]
+    Internal(String),
 }
 
 impl JobmonError {
@@ -43,12 +74,21 @@ impl JobmonError {
                 PgSqlErrorCode::ERRCODE_NO_DATA_FOUND
             }
             JobmonError::UnknownAlertCode(_) => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            JobmonError::Connect { .. } => {
+            // As PostgreSQL's own get_extension_oid() reports a missing extension.
+            JobmonError::NotInstalled => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            JobmonError::BadSetting { .. } => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            JobmonError::MappingUnreadable(_) => {
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+            }
+            // A host name that does not resolve is a connection that cannot be established,
+            // as dblink and postgres_fdw report it (libpq fails the same way).
+            JobmonError::UnresolvedHost { .. } | JobmonError::Connect { .. } => {
                 PgSqlErrorCode::ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
             }
-            JobmonError::Connection(_) => PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
+            JobmonError::Connection { .. } => PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
             JobmonError::Remote { sqlstate, .. } => sqlstate_code(sqlstate),
             JobmonError::Interrupted => PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
+            JobmonError::Internal(_) => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
         }
     }
 
@@ -61,10 +101,33 @@ impl JobmonError {
             JobmonError::UnknownAlertCode(_) => {
                 Some("Use one of the alert_code values in job_status_text (1 OK, 2 WARNING, 3 CRITICAL by default).".into())
             }
-            JobmonError::Connect { .. } => Some(
+            JobmonError::NotInstalled => Some(
+                "Run CREATE EXTENSION pg_jobmon in this database and call the functions it installs."
+                    .into(),
+            ),
+            JobmonError::BadSetting { setting, .. } => Some(setting_hint(setting)),
+            JobmonError::MappingUnreadable(_) => Some(
+                "dblink_mapping_jobmon must keep the columns of pg_jobmon 1.5.0 (username, port, pwd, host, hostaddr, all text). \
+                 Restore them, or drop and re-create the extension."
+                    .into(),
+            ),
+            JobmonError::UnresolvedHost { setting, .. } => Some(format!(
+                "Correct {setting}; an IP address or a socket directory (a path starting with /) needs no name lookup."
+            )),
+            JobmonError::Connect { overrides, .. } if overrides.is_empty() => Some(
                 "By default pg_jobmon connects to this server's Unix socket as the bootstrap superuser; \
                  pg_hba.conf must admit that (e.g. `local all postgres peer`). \
                  The superuser settings jobmon.host, jobmon.port and jobmon.user change the target."
+                    .into(),
+            ),
+            JobmonError::Connect { overrides, .. } => Some(format!(
+                "This target comes from {} (everything else is the default: this server's Unix socket and port, \
+                 the bootstrap superuser). Correct or reset those settings; pg_hba.conf must admit the connection.",
+                overrides.join(", ")
+            )),
+            JobmonError::Connection { .. } => Some(
+                "The background session ended twice in a row (terminated, or the server restarted). \
+                 The next call opens a new one."
                     .into(),
             ),
             JobmonError::Remote { sqlstate, hint, .. } if sqlstate == "55P03" => Some(
@@ -96,6 +159,22 @@ impl JobmonError {
         }
         report.report(PgLogLevel::ERROR);
         unreachable!("ereport(ERROR) returned")
+    }
+}
+
+/// Where a bad setting can be corrected.
+fn setting_hint(setting: &str) -> String {
+    match setting.split_once('.') {
+        Some(("dblink_mapping_jobmon", field)) => format!(
+            "Correct or delete the row in dblink_mapping_jobmon (its {field}), \
+             or override it with the superuser setting jobmon.{}.",
+            match field {
+                "username" => "user",
+                "hostaddr" => "host",
+                other => other,
+            }
+        ),
+        _ => format!("Correct {setting}."),
     }
 }
 

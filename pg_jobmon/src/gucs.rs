@@ -1,32 +1,35 @@
 //! Every `jobmon.*` setting. The connection parameters of the background session are
 //! superuser-only: whoever may change them may point every caller's log writes elsewhere.
+//! The statics are private; the rest of the extension reads typed values through the
+//! functions at the end, which also say what an unset value means.
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
+use std::time::Duration;
 
 /// Host of the background connection. Empty (the default) means this server's own Unix
 /// socket directory, which needs no password and no network; a directory path (starting
 /// with `/`), an IP address or a host name are accepted.
-pub static HOST: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static HOST: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// Port of the background connection. 0 (the default) means this server's own port, so a
 /// cluster on a non-standard port works without configuration.
-pub static PORT: GucSetting<i32> = GucSetting::<i32>::new(0);
+static PORT: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 /// Role the background connection logs in as. Empty (the default) means the bootstrap
 /// superuser, which the usual `local all postgres peer` rule admits, and which may
 /// `SET ROLE` to every caller so that each call runs with the caller's own rights.
-pub static USER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static USER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// Seconds to wait for the background connection to be established. 10 is long enough
 /// for a loaded server and short enough that a misconfiguration shows up quickly.
-pub static CONNECT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10);
+static CONNECT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10);
 
 /// Milliseconds a logging call may wait for a lock on the jobmon tables. A caller that
 /// itself holds such a lock (LOCK TABLE, an uncommitted UPDATE of job_log) would
 /// otherwise wait for itself forever; 5 s is far above any normal wait for these short
 /// statements. 0 disables the bound (the caller's statement_timeout still applies).
-pub static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
+static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -77,8 +80,34 @@ pub fn init() {
     );
 }
 
+/// `jobmon.host`: `None` means this server's own Unix socket.
+pub fn host() -> Option<String> {
+    string(&HOST)
+}
+
+/// `jobmon.port`: `None` means this server's own port. The setting's bounds (0 to 65535)
+/// are enforced by PostgreSQL when it is set, so every other value is a port.
+pub fn port() -> Option<u16> {
+    u16::try_from(PORT.get()).ok().filter(|p| *p != 0)
+}
+
+/// `jobmon.user`: `None` means the bootstrap superuser.
+pub fn user() -> Option<String> {
+    string(&USER)
+}
+
+/// `jobmon.connect_timeout` (at least one second, as the setting's lower bound says).
+pub fn connect_timeout() -> Duration {
+    Duration::from_secs(u64::try_from(CONNECT_TIMEOUT.get()).unwrap_or(1).max(1))
+}
+
+/// `jobmon.lock_timeout`; zero means no bound, as for PostgreSQL's own lock_timeout.
+pub fn lock_timeout() -> Duration {
+    Duration::from_millis(u64::try_from(LOCK_TIMEOUT_MS.get()).unwrap_or(0))
+}
+
 /// A string setting as an owned `String`, `None` when unset or empty.
-pub fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
+fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
     setting
         .get()
         .map(|s| s.to_string_lossy().into_owned())

@@ -1,5 +1,5 @@
 //! pg_jobmon: the pg_jobmon 1.5.0 SQL API in Rust. Log writes go through one persistent
-//! background connection per session (background.rs), so they commit on their own and
+//! background connection per session (background/), so they commit on their own and
 //! survive the caller's rollback; everything else is SQL in ../sql.
 
 mod background;

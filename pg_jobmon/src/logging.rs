@@ -31,7 +31,9 @@ fn add_job(p_job_name: Option<&str>) -> i64 {
     let pid = unsafe { pg_sys::MyProcPid };
     let rows = or_report(background::run(Query::AddJob, &[&name, &pid]));
     or_report(
-        returned(&rows).ok_or_else(|| JobmonError::Connection("add_job returned no job_id".into())),
+        returned(&rows).ok_or_else(|| {
+            JobmonError::Internal("add_job(): the INSERT returned no job_id".into())
+        }),
     )
 }
 

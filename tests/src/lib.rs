@@ -180,6 +180,11 @@ fn free_port() -> Result<u16, String> {
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
 
+/// A loopback TCP port nothing listens on (bound and released again).
+pub fn closed_port() -> u16 {
+    free_port().unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"))
+}
+
 fn describe(out: &Output) -> String {
     format!(
         "exit {}; stdout: {}; stderr: {}",

@@ -1,0 +1,269 @@
+//! The background session and its retry rule: opened on first use, kept in a never-dropped
+//! static, its statements prepared once, the caller's role and lock bound sent only when
+//! they change, and reconnected once, transparently, when the link broke.
+
+use super::driver::{drive, proc_die_pending, Interrupted};
+use super::query::Query;
+use super::target::Target;
+use super::Caller;
+use crate::error::{JobmonError, Result};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::ffi::c_int;
+use std::sync::{Mutex, PoisonError, TryLockError};
+use std::time::Duration;
+use tokio::runtime::Runtime;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
+
+/// How long a session end waits for the background session to say goodbye.
+const CLOSE_WAIT: Duration = Duration::from_millis(500);
+
+struct Session {
+    client: Client,
+    driver: tokio::task::JoinHandle<()>,
+    prepared: [Option<Statement>; Query::COUNT],
+    /// The quoted extension schema the prepared statements were written for.
+    schema: String,
+    /// The role last set with SET ROLE, so that it is sent only when it changes.
+    role: Option<String>,
+    lock_timeout: Duration,
+    /// Where this session is connected (no password), for the error when it breaks.
+    target: String,
+}
+
+struct Background {
+    rt: Runtime,
+    session: Option<Session>,
+}
+
+/// Never dropped: a client destroyed during process exit, after tokio's thread-local state
+/// is gone, aborts the backend. The session is closed from an on_proc_exit callback instead.
+static STATE: Mutex<Option<Background>> = Mutex::new(None);
+static EXIT_HOOK: std::sync::Once = std::sync::Once::new();
+
+/// Why one attempt at a call did not give rows.
+enum Failure {
+    /// The connection is unusable (closed, reset, terminated): worth one reconnect.
+    Broken(String),
+    /// The caller is being cancelled or terminated.
+    Interrupted,
+    /// A definite answer (an SQL error from the statement).
+    Final(JobmonError),
+}
+
+/// Runs `query` on this backend's background session, opening it first if needed.
+pub(super) fn call(
+    query: Query,
+    params: &[&(dyn ToSql + Sync)],
+    caller: &Caller,
+) -> Result<Vec<Row>> {
+    let mut state = STATE.lock().unwrap_or_else(PoisonError::into_inner);
+    let bg = match state.take() {
+        Some(bg) => bg,
+        None => Background::new()?,
+    };
+    state.insert(bg).call(query, params, caller)
+}
+
+impl Background {
+    fn new() -> Result<Self> {
+        // A current-thread runtime spawns no threads: the I/O and timer drivers run inside
+        // block_on, on this backend's thread.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|e| JobmonError::Internal(format!("cannot create the I/O runtime: {e}")))?;
+        Ok(Background { rt, session: None })
+    }
+
+    fn call(
+        &mut self,
+        query: Query,
+        params: &[&(dyn ToSql + Sync)],
+        caller: &Caller,
+    ) -> Result<Vec<Row>> {
+        let mut reconnected = false;
+        loop {
+            let stale = self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.client.is_closed() || s.schema != caller.schema);
+            if stale {
+                self.discard();
+            }
+            let session = match self.session.take() {
+                Some(session) => session,
+                None => connect(&self.rt, caller)?,
+            };
+            let session = self.session.insert(session);
+            match session.attempt(&self.rt, query, params, caller) {
+                Ok(rows) => return Ok(rows),
+                Err(Failure::Broken(reason)) => {
+                    let target = session.target.clone();
+                    self.discard();
+                    if reconnected {
+                        return Err(JobmonError::Connection { target, reason });
+                    }
+                    reconnected = true;
+                }
+                Err(Failure::Interrupted) => {
+                    if proc_die_pending() {
+                        self.close();
+                    }
+                    return Err(JobmonError::Interrupted);
+                }
+                Err(Failure::Final(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Ends the session politely (Terminate message), waiting a little for it to go.
+    fn close(&mut self) {
+        if let Some(Session { client, driver, .. }) = self.session.take() {
+            drop(client);
+            let _ = self.rt.block_on(tokio::time::timeout(CLOSE_WAIT, driver));
+        }
+    }
+
+    /// Forgets a session that is already broken.
+    fn discard(&mut self) {
+        if let Some(Session { client, driver, .. }) = self.session.take() {
+            drop(client);
+            driver.abort();
+        }
+    }
+}
+
+/// Opens a session to the target, resolved here once; a failure names that target.
+fn connect(rt: &Runtime, caller: &Caller) -> Result<Session> {
+    let target = Target::resolve(&caller.schema)?;
+    let (client, connection) =
+        match drive(rt, None, target.config(caller.lock_timeout).connect(NoTls)) {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => {
+                return Err(JobmonError::Connect {
+                    target: target.to_string(),
+                    reason: error_text(&e),
+                    overrides: target.overrides(),
+                })
+            }
+            Err(Interrupted) => return Err(JobmonError::Interrupted),
+        };
+    let driver = rt.spawn(async move {
+        // Ends when the client is dropped (after sending Terminate) or the link breaks;
+        // either way the next call notices through Client::is_closed.
+        let _ = connection.await;
+    });
+    EXIT_HOOK
+        .call_once(|| unsafe { pg_sys::on_proc_exit(Some(close_at_exit), pg_sys::Datum::from(0)) });
+    Ok(Session {
+        client,
+        driver,
+        prepared: Default::default(),
+        schema: caller.schema.clone(),
+        role: None,
+        lock_timeout: caller.lock_timeout,
+        target: target.to_string(),
+    })
+}
+
+impl Session {
+    /// One try: role and lock bound first (only when they changed), then the statement.
+    fn attempt(
+        &mut self,
+        rt: &Runtime,
+        query: Query,
+        params: &[&(dyn ToSql + Sync)],
+        caller: &Caller,
+    ) -> std::result::Result<Vec<Row>, Failure> {
+        if self.role.as_deref() != Some(caller.role.as_str()) {
+            // Forget the old role first: should SET ROLE fail half-way, nothing may run
+            // under a role the caller does not have.
+            self.role = None;
+            self.execute(rt, Query::SetRole, &[&caller.role])?;
+            self.role = Some(caller.role.clone());
+        }
+        if self.lock_timeout != caller.lock_timeout {
+            let value = format!("{}ms", caller.lock_timeout.as_millis());
+            self.execute(rt, Query::SetLockTimeout, &[&value])?;
+            self.lock_timeout = caller.lock_timeout;
+        }
+        self.execute(rt, query, params)
+    }
+
+    /// Runs one statement, preparing it first on this connection's first use of it.
+    fn execute(
+        &mut self,
+        rt: &Runtime,
+        query: Query,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> std::result::Result<Vec<Row>, Failure> {
+        let index = query as usize;
+        let statement = match &self.prepared[index] {
+            Some(statement) => statement.clone(),
+            None => {
+                let text = query.text().replace("@extschema@", &self.schema);
+                let cancel = self.client.cancel_token();
+                let prepared = drive(rt, Some(&cancel), self.client.prepare(&text))
+                    .map_err(|Interrupted| Failure::Interrupted)?
+                    .map_err(classify)?;
+                self.prepared[index] = Some(prepared.clone());
+                prepared
+            }
+        };
+        let cancel = self.client.cancel_token();
+        drive(rt, Some(&cancel), self.client.query(&statement, params))
+            .map_err(|Interrupted| Failure::Interrupted)?
+            .map_err(classify)
+    }
+}
+
+/// Sorts an error of the background session into "reconnect and retry once" (the link is
+/// gone, the statement cannot have run) and "report to the caller".
+fn classify(e: tokio_postgres::Error) -> Failure {
+    match e.as_db_error() {
+        Some(db) => {
+            let fatal = matches!(db.severity(), "FATAL" | "PANIC");
+            let code = db.code().code();
+            if fatal || code.starts_with("08") || code.starts_with("57P") {
+                Failure::Broken(db.message().to_string())
+            } else {
+                Failure::Final(JobmonError::Remote {
+                    sqlstate: code.to_string(),
+                    message: db.message().to_string(),
+                    detail: db.detail().map(str::to_string),
+                    hint: db.hint().map(str::to_string),
+                })
+            }
+        }
+        None => Failure::Broken(error_text(&e)),
+    }
+}
+
+/// The error and its chain of causes, on one line.
+fn error_text(e: &tokio_postgres::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn close_at_exit(_code: c_int, _arg: pg_sys::Datum) {
+    // The lock is held only if the backend dies in the middle of a call; then the socket
+    // simply closes with the process.
+    let mut state = match STATE.try_lock() {
+        Ok(state) => state,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return,
+    };
+    if let Some(bg) = state.as_mut() {
+        bg.close();
+    }
+}
