@@ -10,7 +10,7 @@ use crate::config::{self, Config, LogLevel};
 use crate::ingest::cycle::{Polled, Settings, SourceWorker};
 use crate::ingest::runs::Keywords;
 use crate::monitor::{self, Monitor};
-use crate::output::{Outbox, Report};
+use crate::output::{EcHeader, Outbox, Report};
 use crate::rules::{Reason, State};
 use crate::store::connect::{pg_config, ProcessEnv};
 use crate::store::Store;
@@ -56,7 +56,7 @@ pub fn run(opts: RunOptions) -> Result<(), String> {
 /// The tracker's lease owner id: host, process and a random part (a restarted tracker is a
 /// new owner, so leases of a dead process are never mistaken for its own).
 fn owner_id() -> String {
-    let host = crate::config::kernel_hostname().unwrap_or_else(|| "unknown-host".into());
+    let host = crate::host::kernel_hostname().unwrap_or_else(|| "unknown-host".into());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

@@ -11,11 +11,11 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod host;
 pub mod ingest;
 pub mod monitor;
-pub mod nagios;
 pub mod output;
 pub mod queue;
-pub mod rules;
+pub use tracker_core::rules;
 pub mod source;
 pub mod store;

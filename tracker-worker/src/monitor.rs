@@ -174,7 +174,7 @@ fn freshest(sources: &[String], health: &HashMap<&str, SourceHealth>) -> SourceH
 
 /// The name a tracker registers with in PostgreSQL (`tracker_instance`): its host's name.
 pub fn tracker_name() -> String {
-    crate::config::kernel_hostname().unwrap_or_else(|| "localhost".into())
+    crate::host::kernel_hostname().unwrap_or_else(|| "localhost".into())
 }
 
 /// Writes the file outputs that are configured: the state files, the spool file and the

@@ -1,7 +1,6 @@
 //! The TOML file: its exact set of keys (serde, unknown keys refused) and the conversion
 //! into the validated model.
 
-use super::cron::{CronExpr, CRON_EXPECTED};
 use super::types::{
     de_duration, de_opt_duration, de_opt_time_zone, HostKeyPolicy, LogLevel, QuietWindow, Reader,
     ServiceTemplate, StrVisitor, TimeOfDay,
@@ -16,6 +15,7 @@ use serde::{Deserialize, Deserializer};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+use tracker_core::schedule::{CronExpr, CRON_EXPECTED};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -18,7 +18,7 @@ pub use checkmk::{
     write_spool, write_state_files, SPOOL_HEADER,
 };
 pub use ec_sender::{EcError, Outbox, OUTBOX_CAP, PIPE_BUF, UDP_PROBE_WAIT};
-pub use event_console::{ec_message, sd_escape, syslog_severity, EcFormat};
+pub use event_console::{ec_message, sd_escape, syslog_severity, EcFormat, EcHeader};
 pub use prometheus::{escape_label_value, prometheus_text};
 
 use crate::rules::{CompiledJob, Evaluation};

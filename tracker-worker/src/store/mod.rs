@@ -7,9 +7,6 @@
 
 pub mod connect;
 
-use crate::ingest::cursor::Cursor;
-use crate::ingest::message::Message;
-use crate::ingest::runs::{OpenRun, Plan, RunRef};
 use chrono::{DateTime, Utc};
 use futures_util::pin_mut;
 use std::collections::HashMap;
@@ -17,6 +14,9 @@ use std::time::Duration;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Statement};
+use tracker_core::ingest::cursor::Cursor;
+use tracker_core::ingest::message::Message;
+use tracker_core::ingest::runs::{OpenRun, Plan, RunRef};
 
 /// job_log.pid of tracked runs: no backend of this server runs them.
 const TRACKED_PID: i32 = 0;

@@ -42,7 +42,7 @@
 //! * cyclic (`interval`): DELAYED once `now > last start + interval + grace`. A job that
 //!   sends no start events is measured from its latest event.
 //! * daily (`start`, `start_max_delay`) and cron: each firing is a local wall-clock time in
-//!   `global.time_zone` (see [`crate::config::place_local`] for the DST cases). DELAYED once
+//!   `global.time_zone` (see [`crate::schedule::place_local`] for the DST cases). DELAYED once
 //!   `now > firing + start_max_delay + grace` and the latest start is not the run for that
 //!   firing. A start is the run for a firing if it is no earlier than `firing - grace`, or
 //!   early by up to `start_max_delay + grace` but nearer to this firing than to the one
@@ -66,72 +66,18 @@
 //! freshest source.
 
 mod text;
-mod zone;
-
-pub mod bench;
 
 #[cfg(test)]
 mod tests;
 
-pub use zone::Zone;
+pub use crate::event::{Event, EventKind};
+pub use crate::schedule::Zone;
+pub use crate::state::State;
 
-use crate::config::{
-    Config, CronExpr, Fire, Global, Job, Output, QuietWindow, Schedule, TimeOfDay,
-};
+use crate::model::{Config, Global, Job, Output};
+use crate::schedule::{CronExpr, Fire, QuietWindow, Schedule, TimeOfDay};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::time::Duration;
-
-/// What an event says about its run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventKind {
-    Start,
-    Error,
-    End,
-    /// Any other keyword; stored, but no rule looks at it.
-    Other(String),
-}
-
-impl EventKind {
-    /// Classifies a queue message's `event` by the configured keywords (trimmed, ignoring
-    /// ASCII case, as pg_jobmon upper-cases its statuses).
-    pub fn from_keyword(word: &str, global: &Global) -> EventKind {
-        let word = word.trim();
-        if word.eq_ignore_ascii_case(&global.start_keyword) {
-            EventKind::Start
-        } else if word.eq_ignore_ascii_case(&global.error_keyword) {
-            EventKind::Error
-        } else if word.eq_ignore_ascii_case(&global.end_keyword) {
-            EventKind::End
-        } else {
-            EventKind::Other(word.to_owned())
-        }
-    }
-}
-
-/// One status message of a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// When it happened, by the source host's clock.
-    pub at: DateTime<Utc>,
-    pub kind: EventKind,
-    /// The message text; the last error's text is quoted in the evaluation.
-    pub message: Option<String>,
-}
-
-impl Event {
-    pub fn new(at: DateTime<Utc>, kind: EventKind) -> Self {
-        Event {
-            at,
-            kind,
-            message: None,
-        }
-    }
-
-    pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
-        self
-    }
-}
 
 /// How current the job's data is: when its source was last read successfully, and why
 /// the latest read failed (if it did).
@@ -151,46 +97,6 @@ impl SourceHealth {
             last_read_ok: Some(at),
             error: None,
             watched_since: None,
-        }
-    }
-}
-
-/// The Checkmk state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    Ok,
-    Warning,
-    Critical,
-    Unknown,
-}
-
-impl State {
-    /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: Checkmk's (and Nagios') codes.
-    pub fn code(self) -> u8 {
-        match self {
-            State::Ok => 0,
-            State::Warning => 1,
-            State::Critical => 2,
-            State::Unknown => 3,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Ok => "OK",
-            State::Warning => "WARNING",
-            State::Critical => "CRITICAL",
-            State::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// Checkmk's order of badness: OK, WARNING, UNKNOWN, CRITICAL.
-    pub fn badness(self) -> u8 {
-        match self {
-            State::Ok => 0,
-            State::Warning => 1,
-            State::Unknown => 2,
-            State::Critical => 3,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The one-line texts of evaluations. They start with the reason, say what was expected and
 //! what happened, with times in the job's zone; appended by hand, as this runs per job.
 
-use super::zone::push_digits;
 use super::{CompiledJob, Facts, Finding, Plan, Reason, Run, Scan, SourceHealth};
+use crate::schedule::push_digits;
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub(super) struct Context<'a, 'e> {

@@ -28,8 +28,8 @@ const LONG_LINE_MAX_CHARS: usize = 200;
 const CANCEL_GRACE: Duration = Duration::from_secs(1);
 
 // `@extschema@` is the quote_ident()ed schema found by find_schema.sql.
-const CHECK_SQL: &str = include_str!("../../sql/tracker/nagios_check.sql");
-const CHECK_HISTORY_SQL: &str = include_str!("../../sql/tracker/nagios_check_history.sql");
+const CHECK_SQL: &str = include_str!("../../../sql/tracker/nagios_check.sql");
+const CHECK_HISTORY_SQL: &str = include_str!("../../../sql/tracker/nagios_check_history.sql");
 
 #[derive(Debug, Args)]
 #[command(
@@ -340,7 +340,7 @@ pub fn run(args: &NagiosArgs) -> State {
 
 fn emit(r: &Report) {
     // A closed stdout leaves nothing to report to; the exit status still tells the state.
-    let _ = crate::cli::print(&r.text);
+    let _ = super::print(&r.text);
 }
 
 fn check(args: &NagiosArgs) -> Report {
@@ -448,7 +448,7 @@ async fn query(
 
 async fn rows(client: &Client, history: Option<&str>) -> Result<Vec<StatusRow>, String> {
     let schema: Option<String> = client
-        .query_opt(include_str!("../../sql/tracker/find_schema.sql"), &[])
+        .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
         .await
         .map_err(|e| {
             format!(
