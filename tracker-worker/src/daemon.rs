@@ -11,7 +11,6 @@ use crate::ingest::cycle::{Polled, Settings, SourceWorker};
 use crate::ingest::runs::Keywords;
 use crate::monitor::{self, Monitor};
 use crate::output::{EcHeader, Outbox, Report};
-use crate::rules::{Reason, State};
 use crate::store::connect::{pg_config, ProcessEnv};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -24,6 +23,7 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
 use tracing_subscriber::{reload, EnvFilter};
+use tracker_core::rules::{Reason, State};
 
 /// Sources read at the same time (and database connections used for them).
 pub const MAX_PARALLEL_SOURCES: usize = 8;

@@ -3,10 +3,10 @@
 //! cats), as a spool file with a `<<<local:sep(0)>>>` header, and printed by `check`.
 
 use super::{push_number, write_atomic, write_replace, OutputError, Report};
-use crate::rules::{Evaluation, Metric};
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use tracker_core::rules::{Evaluation, Metric};
 
 /// First line of a spool file: a local-check section whose lines are not split at spaces.
 pub const SPOOL_HEADER: &str = "<<<local:sep(0)>>>";

@@ -4,9 +4,9 @@
 //! belong to the sender.
 
 use crate::host::local_hostname;
-use crate::rules::{Evaluation, State};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tracker_core::model::EventConsole;
+use tracker_core::rules::{Evaluation, State};
 
 /// The parts of an Event Console message that come from the tracker's setup, not the job.
 #[derive(Debug, Clone, PartialEq, Eq)]
