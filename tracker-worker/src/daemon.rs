@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
 use tracing_subscriber::{reload, EnvFilter};
+use tracker_core::identity::job_key;
 use tracker_core::rules::{Reason, State};
 
 /// Sources read at the same time (and database connections used for them).
@@ -74,11 +75,7 @@ fn settings(config: &Config, owner: &str, stop: &Arc<AtomicBool>) -> Arc<Setting
     let g = &config.global;
     Arc::new(Settings {
         owner: owner.to_owned(),
-        keywords: Keywords {
-            start: g.start_keyword.clone(),
-            error: g.error_keyword.clone(),
-            end: g.end_keyword.clone(),
-        },
+        keywords: Keywords::of(g),
         batch_size: u64::from(g.read_batch_size.max(1)),
         lease_ttl: lease_ttl(config),
         stop: Arc::clone(stop),
@@ -355,7 +352,7 @@ impl Daemon {
         };
         let reports = self.monitor.reports(&evals);
         for (job, eval) in &reports {
-            let key = format!("{}__{}", job.name, job.env);
+            let key = job_key(&job.name, &job.env);
             let now_state = (eval.state, eval.reason);
             match self.last_states.insert(key, now_state) {
                 Some(before) if before == now_state => {}

@@ -30,10 +30,7 @@ pub struct Monitor {
     stale_after: Duration,
 }
 
-/// The job_log name of a tracked job, as the ingest names its runs.
-pub fn job_log_name(job: &str, env: &str) -> String {
-    format!("{job}__{env}").to_uppercase()
-}
+pub use tracker_core::identity::job_log_name;
 
 impl Monitor {
     pub fn new(config: &Config) -> Monitor {

@@ -15,19 +15,67 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// Classifies a queue message's `event` by the configured keywords (trimmed, ignoring
-    /// ASCII case, as pg_jobmon upper-cases its statuses).
+    /// Classifies a queue message's `event` by the configured keywords (see [`classify`]).
     pub fn from_keyword(word: &str, global: &Global) -> EventKind {
-        let word = word.trim();
-        if word.eq_ignore_ascii_case(&global.start_keyword) {
-            EventKind::Start
-        } else if word.eq_ignore_ascii_case(&global.error_keyword) {
-            EventKind::Error
-        } else if word.eq_ignore_ascii_case(&global.end_keyword) {
-            EventKind::End
-        } else {
-            EventKind::Other(word.to_owned())
+        let class = classify(
+            word,
+            &global.start_keyword,
+            &global.error_keyword,
+            &global.end_keyword,
+        );
+        match class {
+            Keyword::Start => EventKind::Start,
+            Keyword::Error => EventKind::Error,
+            Keyword::End => EventKind::End,
+            Keyword::Other => EventKind::Other(word.trim().to_owned()),
         }
+    }
+}
+
+/// Which configured keyword an `event` field is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    Start,
+    Error,
+    End,
+    Other,
+}
+
+/// The one rule for keywords: the field trimmed, compared ignoring ASCII case (pg_jobmon
+/// upper-cases its statuses), start before error before end. The ingest (runs and steps)
+/// and the rule engine (events) both classify with it.
+pub fn classify(word: &str, start: &str, error: &str, end: &str) -> Keyword {
+    let word = word.trim();
+    if word.eq_ignore_ascii_case(start) {
+        Keyword::Start
+    } else if word.eq_ignore_ascii_case(error) {
+        Keyword::Error
+    } else if word.eq_ignore_ascii_case(end) {
+        Keyword::End
+    } else {
+        Keyword::Other
+    }
+}
+
+/// The event keywords of the configuration.
+#[derive(Debug, Clone)]
+pub struct Keywords {
+    pub start: String,
+    pub error: String,
+    pub end: String,
+}
+
+impl Keywords {
+    pub fn of(global: &Global) -> Self {
+        Keywords {
+            start: global.start_keyword.clone(),
+            error: global.error_keyword.clone(),
+            end: global.end_keyword.clone(),
+        }
+    }
+
+    pub fn class(&self, event: &str) -> Keyword {
+        classify(event, &self.start, &self.error, &self.end)
     }
 }
 

@@ -6,6 +6,20 @@ use serde::de::Deserializer;
 use serde::Deserialize;
 use std::fmt;
 
+/// A job and its environment joined as pg_jobmon and the 2016 tool name a tracked job,
+/// spelled as configured: `LOAD_DWH__P` (the old tool's state files, the daemon's state
+/// changes).
+pub fn job_key(job: &str, env: &str) -> String {
+    format!("{job}__{env}")
+}
+
+/// The job_log name of a tracked job: [`job_key`] upper-cased. The ingest names a job's
+/// runs by it and the monitor reads them back by it (and the SQL statements get it as a
+/// parameter), so a job always sees its own events.
+pub fn job_log_name(job: &str, env: &str) -> String {
+    job_key(job, env).to_uppercase()
+}
+
 /// The Checkmk service name of each job, as a pattern. Placeholders: `{prefix}`
 /// (`output.service_prefix`), `{job}` and `{env}` as configured, `{job_lower}`,
 /// `{env_lower}`, `{job_upper}`, `{env_upper}`; `{{` and `}}` stand for braces. It must

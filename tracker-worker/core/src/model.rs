@@ -128,6 +128,14 @@ pub struct Output {
     pub event_console: Option<EventConsole>,
 }
 
+impl Output {
+    /// A job's Checkmk service name: [`Output::service_name`] rendered with the prefix, not
+    /// yet escaped for any format. The one place a job's service is named.
+    pub fn service_of(&self, job: &str, env: &str) -> String {
+        self.service_name.render(&self.service_prefix, job, env)
+    }
+}
+
 /// `[output.event_console]`: where Event Console messages go and what their header says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventConsole {

@@ -29,7 +29,8 @@ impl State {
         }
     }
 
-    /// Checkmk's order of badness: OK, WARNING, UNKNOWN, CRITICAL.
+    /// Which state wins when several apply: OK, WARNING, UNKNOWN, CRITICAL (Checkmk's order
+    /// of badness, and how Nagios aggregates: a known outage outranks not knowing).
     pub fn badness(self) -> u8 {
         match self {
             State::Ok => 0,

@@ -5,6 +5,7 @@ use super::types::format_duration;
 use super::{facility_name, Config, EcTarget, EventConsole, HostKeyPolicy, Schedule, Transport};
 use std::fmt::Write as _;
 use std::path::Path;
+use tracker_core::identity::job_log_name;
 
 fn d(x: std::time::Duration) -> String {
     format_duration(x)
@@ -100,8 +101,8 @@ pub fn summary(config: &Config) -> String {
         "  service names: {} (e.g. {:?})",
         o.service_name,
         config.jobs.first().map_or_else(
-            || o.service_name.render(&o.service_prefix, "JOB", "ENV"),
-            |j| o.service_name.render(&o.service_prefix, &j.name, &j.env)
+            || o.service_of("JOB", "ENV"),
+            |j| o.service_of(&j.name, &j.env)
         )
     );
     let _ = writeln!(out, "  Prometheus file: {}", opt_path(&o.prometheus_file));
@@ -167,9 +168,8 @@ pub fn summary(config: &Config) -> String {
         };
         let _ = writeln!(
             out,
-            "  {}__{} (from {}): {schedule}; timeout {}; alert after {} error(s){}{}; service {:?}",
-            j.name.to_uppercase(),
-            j.env.to_uppercase(),
+            "  {} (from {}): {schedule}; timeout {}; alert after {} error(s){}{}; service {:?}",
+            job_log_name(&j.name, &j.env),
             j.source.as_deref().unwrap_or("any source"),
             j.timeout.map_or("none".to_owned(), d),
             j.max_errors_before_alerting,
@@ -177,7 +177,7 @@ pub fn summary(config: &Config) -> String {
                 .map_or(String::new(), |m| format!("; minimum run time {}", d(m))),
             j.quiet_window
                 .map_or(String::new(), |w| format!("; own quiet window {w}")),
-            o.service_name.render(&o.service_prefix, &j.name, &j.env),
+            o.service_of(&j.name, &j.env),
         );
     }
     out

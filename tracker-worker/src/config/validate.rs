@@ -185,11 +185,7 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
                 ),
             ));
         }
-        let service =
-            config
-                .output
-                .service_name
-                .render(&config.output.service_prefix, &job.name, &job.env);
+        let service = config.output.service_of(&job.name, &job.env);
         if let Some(first) = services.insert(service.clone(), i) {
             problems.push(Problem::new(
                 keys.service_name,

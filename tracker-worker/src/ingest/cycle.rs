@@ -8,7 +8,7 @@
 //! its commit and is read again.
 
 use super::cursor::{decide, Cursor, Decision};
-use super::message::{self, Message};
+use super::message::{self, Message, Tally};
 use super::runs::{self, Keywords, OpenRun, RunRef};
 use crate::config::Source;
 use crate::queue::{QueueRow, Window};
@@ -216,12 +216,9 @@ impl SourceWorker {
             }
             let last = messages.last().map(|m| (m.queue_id, m.fingerprint));
             self.seen = Some(Cursor { generation, last });
-            let rejected = messages
-                .iter()
-                .filter(|m| m.reject_reason.is_some())
-                .count() as u64;
-            polled.rejected += rejected;
-            polled.stored += messages.len() as u64 - rejected;
+            let tally = Tally::of(&messages);
+            polled.rejected += tally.rejected;
+            polled.stored += tally.stored;
             polled.batches += 1;
             for m in messages.iter().filter(|m| m.reject_reason.is_some()) {
                 tracing::warn!(source = %name, queue_id = m.queue_id, reason = m.reject_reason.as_deref().unwrap_or(""), "message rejected (stored aside, not applied)");

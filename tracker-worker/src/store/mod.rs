@@ -15,7 +15,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Statement};
 use tracker_core::ingest::cursor::Cursor;
-use tracker_core::ingest::message::Message;
+use tracker_core::ingest::message::{Message, Tally};
 use tracker_core::ingest::runs::{OpenRun, Plan, RunRef};
 
 /// job_log.pid of tracked runs: no backend of this server runs them.
@@ -450,12 +450,8 @@ impl Store {
             Some((id, fp)) => (Some(id), Some(fp as i64)),
             None => (None, None),
         };
-        let rejected = batch
-            .messages
-            .iter()
-            .filter(|m| m.reject_reason.is_some())
-            .count() as i64;
-        let stored = batch.messages.len() as i64 - rejected;
+        let tally = Tally::of(batch.messages);
+        let (stored, rejected) = (tally.stored as i64, tally.rejected as i64);
         tx.execute(
             &st.advance_cursor,
             &[

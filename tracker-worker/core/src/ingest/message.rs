@@ -6,6 +6,7 @@
 //! fraction and `Z`), as SQLite's own date functions read it. Anything else, and times before
 //! 1970 or after 9999, is rejected.
 
+use crate::identity::job_log_name;
 use crate::row::{Record, SqlValue};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
@@ -35,8 +36,29 @@ impl Message {
     /// `JOB__ENV`, upper-cased: the job_log name of a usable message.
     pub fn job_name(&self) -> Option<String> {
         match (&self.job, &self.instance, &self.reject_reason) {
-            (Some(job), Some(env), None) => Some(format!("{job}__{env}").to_uppercase()),
+            (Some(job), Some(env), None) => Some(job_log_name(job, env)),
             _ => None,
+        }
+    }
+}
+
+/// How a batch of messages splits: usable ones, and rejected ones stored aside. The store's
+/// cursor counters and the poll's figures both count with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tally {
+    pub stored: u64,
+    pub rejected: u64,
+}
+
+impl Tally {
+    pub fn of(messages: &[Message]) -> Self {
+        let rejected = messages
+            .iter()
+            .filter(|m| m.reject_reason.is_some())
+            .count() as u64;
+        Tally {
+            stored: messages.len() as u64 - rejected,
+            rejected,
         }
     }
 }

@@ -300,8 +300,7 @@ impl CompiledJob {
                 start,
                 start_max_delay,
             } => Plan::Calendar {
-                cron: CronExpr::parse(&format!("{} {} * * *", start.minute, start.hour))
-                    .unwrap_or_else(|e| unreachable!("a time of day is a cron expression: {e}")),
+                cron: CronExpr::daily(*start),
                 max_delay: delta(*start_max_delay),
                 daily: Some(*start),
             },
@@ -322,9 +321,7 @@ impl CompiledJob {
         CompiledJob {
             name: job.name.clone(),
             env: job.env.clone(),
-            service: output
-                .service_name
-                .render(&output.service_prefix, &job.name, &job.env),
+            service: output.service_of(&job.name, &job.env),
             plan,
             timeout: job.timeout.map(delta),
             grace: delta(global.message_grace_period),

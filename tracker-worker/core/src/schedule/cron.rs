@@ -5,6 +5,7 @@
 //! Firings are local wall-clock minutes; where they lie on the time line is
 //! [`super::place`]'s business.
 
+use super::TimeOfDay;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
 use std::fmt;
 
@@ -79,6 +80,20 @@ impl CronExpr {
             dom_restricted,
             dow_restricted,
         })
+    }
+
+    /// Every day at `at`: the expression `M H * * *`, built directly.
+    pub fn daily(at: TimeOfDay) -> Self {
+        CronExpr {
+            text: format!("{} {} * * *", at.minute, at.hour),
+            minutes: 1 << at.minute,
+            hours: 1 << at.hour,
+            days_of_month: (1 << 31) - 1,
+            months: (1 << 12) - 1,
+            days_of_week: (1 << 7) - 1,
+            dom_restricted: false,
+            dow_restricted: false,
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -239,6 +254,18 @@ fn parse_field(field: &str, min: u32, max: u32, names: &[&str]) -> Result<u64, S
 mod tests {
     use super::*;
     use crate::schedule::test_support::at;
+
+    #[test]
+    fn a_daily_time_is_the_expression_minute_hour_every_day() {
+        for (h, m) in [(0, 0), (2, 30), (23, 59), (9, 5)] {
+            let at = TimeOfDay { hour: h, minute: m };
+            assert_eq!(
+                CronExpr::daily(at),
+                CronExpr::parse(&format!("{m} {h} * * *")).unwrap(),
+                "{at}"
+            );
+        }
+    }
 
     #[test]
     fn weekdays_at_half_past_two() {
