@@ -1,5 +1,5 @@
 //! The core's message planner ([`tracker_core::ingest::message`]) for the queue's own rows;
-//! its tests read real [`QueueRow`]s, including the exact JSON line kept beside odd bytes.
+//! its tests read real [`crate::queue::QueueRow`]s, including the exact JSON line kept beside odd bytes.
 
 pub use tracker_core::ingest::message::{parse, timestamp, Message, Tally};
 
