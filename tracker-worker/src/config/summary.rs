@@ -14,6 +14,15 @@ fn d(x: std::time::Duration) -> String {
 /// A readable account of `config`.
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
+    global(&mut out, config);
+    database(&mut out, config);
+    output(&mut out, config);
+    sources(&mut out, config);
+    jobs(&mut out, config);
+    out
+}
+
+fn global(out: &mut String, config: &Config) {
     let g = &config.global;
     out.push_str("global:\n");
     let _ = writeln!(
@@ -59,7 +68,9 @@ pub fn summary(config: &Config) -> String {
             .as_ref()
             .map_or(String::new(), |f| format!(", log file {}", f.display()))
     );
+}
 
+fn database(out: &mut String, config: &Config) {
     let db = &config.database;
     out.push_str("database:\n");
     match &db.conninfo {
@@ -86,7 +97,9 @@ pub fn summary(config: &Config) -> String {
             |f| format!("from {}", f.display())
         )
     );
+}
 
+fn output(out: &mut String, config: &Config) {
     let o = &config.output;
     out.push_str("output:\n");
     let opt_path = |p: &Option<std::path::PathBuf>| {
@@ -108,9 +121,11 @@ pub fn summary(config: &Config) -> String {
     let _ = writeln!(out, "  Prometheus file: {}", opt_path(&o.prometheus_file));
     match &o.event_console {
         None => out.push_str("  Event Console: not sent\n"),
-        Some(ec) => event_console(&mut out, ec),
+        Some(ec) => event_console(out, ec),
     }
+}
 
+fn sources(out: &mut String, config: &Config) {
     let _ = writeln!(out, "sources ({}):", config.sources.len());
     for s in &config.sources {
         let ack = if s.delete_after_commit {
@@ -146,7 +161,10 @@ pub fn summary(config: &Config) -> String {
             }
         }
     }
+}
 
+fn jobs(out: &mut String, config: &Config) {
+    let o = &config.output;
     let _ = writeln!(out, "jobs ({}):", config.jobs.len());
     for j in &config.jobs {
         let schedule = match &j.schedule {
@@ -180,7 +198,6 @@ pub fn summary(config: &Config) -> String {
             o.service_of(&j.name, &j.env),
         );
     }
-    out
 }
 
 fn event_console(out: &mut String, ec: &EventConsole) {
