@@ -263,7 +263,31 @@ fn positive(d: Option<Duration>, key: &str, problems: &mut Vec<Problem>) {
 }
 
 fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
-    let g = raw.global;
+    let global = global(raw.global, problems);
+    let database = database(raw.database, problems);
+    let output = output(raw.output, problems);
+    let sources = raw
+        .sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| source(i, s, problems))
+        .collect();
+    let jobs = raw
+        .jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, j)| job(i, j, problems))
+        .collect();
+    Config {
+        global,
+        database,
+        output,
+        sources,
+        jobs,
+    }
+}
+
+fn global(g: RawGlobal, problems: &mut Vec<Problem>) -> Global {
     positive(g.poll_interval, "global.poll_interval", problems);
     positive(g.source_timeout, "global.source_timeout", problems);
     positive(g.stale_after, "global.stale_after", problems);
@@ -272,7 +296,7 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
     }
     let poll_interval = g.poll_interval.unwrap_or(defaults::POLL_INTERVAL);
     let source_timeout = g.source_timeout.unwrap_or(defaults::SOURCE_TIMEOUT);
-    let global = Global {
+    Global {
         start_keyword: g
             .start_keyword
             .unwrap_or_else(|| defaults::START_KEYWORD.into()),
@@ -295,9 +319,11 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
         read_batch_size: g.read_batch_size.unwrap_or(defaults::READ_BATCH_SIZE),
         log_level: g.log_level.unwrap_or_default(),
         log_file: g.log_file,
-    };
+    }
+}
 
-    let d = raw.database;
+/// The connection settings; passwords are refused, here and inside `conninfo`.
+fn database(d: RawDatabase, problems: &mut Vec<Problem>) -> Database {
     if d.password.is_some() {
         problems.push(Problem::new(
             "database.password",
@@ -325,45 +351,24 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
             }
         }
     }
-    let database = Database {
+    Database {
         conninfo: d.conninfo,
         host: d.host,
         port: d.port,
         user: d.user,
         dbname: d.dbname,
         password_file: d.password_file,
-    };
+    }
+}
 
-    let output = Output {
-        state_dir: raw.output.state_dir,
-        spool_file: raw.output.spool_file,
-        service_prefix: raw.output.service_prefix.unwrap_or_default(),
-        service_name: raw.output.service_name.unwrap_or_default(),
-        prometheus_file: raw.output.prometheus_file,
-        event_console: raw
-            .output
-            .event_console
-            .and_then(|ec| event_console(ec, problems)),
-    };
-
-    let sources = raw
-        .sources
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| source(i, s, problems))
-        .collect();
-    let jobs = raw
-        .jobs
-        .into_iter()
-        .enumerate()
-        .map(|(i, j)| job(i, j, problems))
-        .collect();
-    Config {
-        global,
-        database,
-        output,
-        sources,
-        jobs,
+fn output(o: RawOutput, problems: &mut Vec<Problem>) -> Output {
+    Output {
+        state_dir: o.state_dir,
+        spool_file: o.spool_file,
+        service_prefix: o.service_prefix.unwrap_or_default(),
+        service_name: o.service_name.unwrap_or_default(),
+        prometheus_file: o.prometheus_file,
+        event_console: o.event_console.and_then(|ec| event_console(ec, problems)),
     }
 }
 
