@@ -254,37 +254,7 @@ fn legacy_global(
         }
     }
     global.quiet_window = quiet_window(g, problems, notes);
-    if let Some(d) = seconds(
-        &key("controller_interval_in_sec"),
-        g.controller_interval_in_sec,
-        problems,
-    ) {
-        if d.is_zero() {
-            problems.push(Problem::new(
-                key("controller_interval_in_sec"),
-                "expected seconds above zero",
-            ));
-        }
-        global.poll_interval = d;
-    }
-    if let Some(d) = seconds(
-        &key("controller_data_load_timeout"),
-        g.controller_data_load_timeout,
-        problems,
-    ) {
-        global.source_timeout = d.max(Duration::from_secs(1));
-        notes.push(format!(
-            "controller_data_load_timeout (the ssh connect timeout) became global.source_timeout = {}, which bounds connecting and reading",
-            super::format_duration(global.source_timeout)
-        ));
-    }
-    if let Some(d) = seconds(
-        &key("controller_message_grace_period_in_sec"),
-        g.controller_message_grace_period_in_sec,
-        problems,
-    ) {
-        global.message_grace_period = d;
-    }
+    legacy_intervals(g, global, problems, notes);
     if let Some(n) = g.job_history_entry_count {
         global.read_batch_size = n;
         notes.push(
@@ -317,6 +287,47 @@ fn legacy_global(
         Some(v) if v.contains("event") => notes.push("the old tool sent events to the Checkmk Event Console; configure that output separately (it is not part of this file yet)".into()),
         Some(v) if v.contains("status") => {}
         Some(v) => problems.push(Problem::new(key("monitoring_backend_based_on_event_or_status"), format!("unknown backend `{v}`; expected \"status\" or \"event\""))),
+    }
+}
+
+/// The `controller_*` timings: the poll interval, the source timeout, the grace period.
+fn legacy_intervals(
+    g: &LegacyGlobal,
+    global: &mut Global,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) {
+    let key = |k: &str| format!("global_config[0].{k}");
+    if let Some(d) = seconds(
+        &key("controller_interval_in_sec"),
+        g.controller_interval_in_sec,
+        problems,
+    ) {
+        if d.is_zero() {
+            problems.push(Problem::new(
+                key("controller_interval_in_sec"),
+                "expected seconds above zero",
+            ));
+        }
+        global.poll_interval = d;
+    }
+    if let Some(d) = seconds(
+        &key("controller_data_load_timeout"),
+        g.controller_data_load_timeout,
+        problems,
+    ) {
+        global.source_timeout = d.max(Duration::from_secs(1));
+        notes.push(format!(
+            "controller_data_load_timeout (the ssh connect timeout) became global.source_timeout = {}, which bounds connecting and reading",
+            super::format_duration(global.source_timeout)
+        ));
+    }
+    if let Some(d) = seconds(
+        &key("controller_message_grace_period_in_sec"),
+        g.controller_message_grace_period_in_sec,
+        problems,
+    ) {
+        global.message_grace_period = d;
     }
 }
 
@@ -467,15 +478,39 @@ fn job(i: usize, j: &LegacyJob, problems: &mut Vec<Problem>) -> Job {
         ],
         problems,
     );
+    let schedule = schedule(&p, &j.cyclic_or_daily, interval, start, delay, problems);
+    Job {
+        name: j.name.clone(),
+        env: j.env.clone(),
+        source: None,
+        schedule,
+        timeout: duration(timeout, problems),
+        max_errors_before_alerting: j
+            .max_errors_before_alerting
+            .unwrap_or(defaults::MAX_ERRORS_BEFORE_ALERTING),
+        min_run_time: None,
+        quiet_window: None,
+    }
+}
+
+/// The schedule of a legacy job: `cyclic_or_daily` and the keys that kind needs.
+fn schedule(
+    p: &str,
+    cyclic_or_daily: &str,
+    interval: Option<(String, &str)>,
+    start: Option<(String, &str)>,
+    delay: Option<(String, &str)>,
+    problems: &mut Vec<Problem>,
+) -> Schedule {
     let missing = |problems: &mut Vec<Problem>, what: &str, key: &str| {
         problems.push(Problem::new(
             format!("{p}.{key}"),
             format!("required for a {what} job (\"hh:mm:ss\")"),
         ));
     };
-    let kind = j.cyclic_or_daily.to_ascii_lowercase();
+    let kind = cyclic_or_daily.to_ascii_lowercase();
     // The old code tested `'cyclic' in cyclic_or_daily` and treated everything else as daily.
-    let schedule = if kind.contains("cyclic") {
+    if kind.contains("cyclic") {
         if interval.is_none() {
             missing(problems, "cyclic", "cyclic_interval_hh:mm:ss");
         }
@@ -507,23 +542,11 @@ fn job(i: usize, j: &LegacyJob, problems: &mut Vec<Problem>) -> Job {
             format!("{p}.cyclic_or_daily"),
             format!(
                 "unknown kind `{}`; expected \"cyclic\" or \"daily\"",
-                j.cyclic_or_daily
+                cyclic_or_daily
             ),
         ));
         Schedule::Cyclic {
             interval: Duration::from_secs(1),
         }
-    };
-    Job {
-        name: j.name.clone(),
-        env: j.env.clone(),
-        source: None,
-        schedule,
-        timeout: duration(timeout, problems),
-        max_errors_before_alerting: j
-            .max_errors_before_alerting
-            .unwrap_or(defaults::MAX_ERRORS_BEFORE_ALERTING),
-        min_run_time: None,
-        quiet_window: None,
     }
 }

@@ -72,6 +72,10 @@ pub struct Plan {
 
 /// Plans `messages` (queue order) for source `source`. `open` must hold the open run (or
 /// `None`) of every job name the usable messages carry.
+///
+/// Kept as one loop (about 90 lines) on purpose: it is the module documentation's state
+/// machine written out, message by message (which run the message goes to, its step, the
+/// run's state after it), and each part reads the same message, job and time.
 pub fn plan(
     source: &str,
     messages: &[Message],

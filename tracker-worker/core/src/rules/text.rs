@@ -198,7 +198,9 @@ impl Context<'_, '_> {
     }
 }
 
-/// The text of an evaluated job.
+/// The text of an evaluated job. Long because it is one arm per reason, each a sentence
+/// or two, read like the module documentation's table; split up, the texts would be
+/// harder to compare with one another.
 pub(super) fn describe(out: &mut String, c: &Context, reason: Reason) {
     out.push_str(reason.as_str());
     out.push_str(": ");
