@@ -3,7 +3,7 @@
 
 use crate::de::StrVisitor;
 use serde::de::Deserializer;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
 /// A job and its environment joined as pg_jobmon and the 2016 tool name a tracked job,
@@ -144,6 +144,12 @@ impl Default for ServiceTemplate {
 impl fmt::Display for ServiceTemplate {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(&self.text)
+    }
+}
+
+impl Serialize for ServiceTemplate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::identity::ServiceTemplate;
 use crate::schedule::{QuietWindow, Schedule};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -248,6 +248,13 @@ fn host_port(s: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
+/// Written as it is read: `udp:host:port`, `unix:/path`, ...
+impl Serialize for EcTarget {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl fmt::Display for EcTarget {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let host_port = |f: &mut fmt::Formatter, scheme: &str, host: &str, port: u16| {
@@ -319,7 +326,7 @@ pub struct Job {
 }
 
 /// How the SSH host key of a source is checked against its known_hosts file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HostKeyPolicy {
     /// The host must be listed with a matching key (default).
@@ -343,7 +350,7 @@ impl HostKeyPolicy {
 
 /// The program the tracker runs on a source host (over the SSH exec channel) to read and
 /// acknowledge the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub enum Reader {
     /// The SQLite command-line tool, usually one package away on any host (default).
     #[default]
@@ -364,7 +371,7 @@ impl Reader {
 }
 
 /// Log verbosity of the daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Error,

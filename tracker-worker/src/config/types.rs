@@ -4,6 +4,7 @@
 //! service names, enums) are the core's.
 
 use serde::de::Deserializer;
+use serde::Serializer;
 use std::time::Duration;
 pub use tracker_core::de::StrVisitor;
 pub use tracker_core::identity::ServiceTemplate;
@@ -87,6 +88,30 @@ pub fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
         expected: DURATION_EXPECTED,
         parse: parse_duration,
     })
+}
+
+/// Writes a duration as [`format_duration`] spells it (serde `serialize_with`).
+pub fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*d))
+}
+
+/// Writes an optional duration; `None` is left out.
+pub fn ser_opt_duration<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Writes a zone by its IANA name; `None` is left out.
+pub fn ser_opt_time_zone<S: Serializer>(
+    tz: &Option<chrono_tz::Tz>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match tz {
+        Some(tz) => s.serialize_str(tz.name()),
+        None => s.serialize_none(),
+    }
 }
 
 /// Deserializes an optional duration string.

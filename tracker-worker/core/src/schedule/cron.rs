@@ -198,6 +198,12 @@ fn from(n: u32) -> u64 {
     !((1u64 << n) - 1)
 }
 
+impl serde::Serialize for CronExpr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
 impl fmt::Display for CronExpr {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(&self.text)
