@@ -10,8 +10,7 @@ use crate::config::{self, Config, LogLevel};
 use crate::ingest::cycle::{Polled, Settings, SourceWorker};
 use crate::ingest::runs::Keywords;
 use crate::monitor::{self, Monitor};
-use crate::output::{Outbox, Report};
-use crate::rules::{Reason, State};
+use crate::output::{EcHeader, Outbox, Report};
 use crate::store::connect::{pg_config, ProcessEnv};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -24,6 +23,8 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinSet;
 use tracing_subscriber::{reload, EnvFilter};
+use tracker_core::identity::job_key;
+use tracker_core::rules::{Reason, State};
 
 /// Sources read at the same time (and database connections used for them).
 pub const MAX_PARALLEL_SOURCES: usize = 8;
@@ -56,7 +57,7 @@ pub fn run(opts: RunOptions) -> Result<(), String> {
 /// The tracker's lease owner id: host, process and a random part (a restarted tracker is a
 /// new owner, so leases of a dead process are never mistaken for its own).
 fn owner_id() -> String {
-    let host = crate::config::kernel_hostname().unwrap_or_else(|| "unknown-host".into());
+    let host = crate::host::kernel_hostname().unwrap_or_else(|| "unknown-host".into());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -74,11 +75,7 @@ fn settings(config: &Config, owner: &str, stop: &Arc<AtomicBool>) -> Arc<Setting
     let g = &config.global;
     Arc::new(Settings {
         owner: owner.to_owned(),
-        keywords: Keywords {
-            start: g.start_keyword.clone(),
-            error: g.error_keyword.clone(),
-            end: g.end_keyword.clone(),
-        },
+        keywords: Keywords::of(g),
         batch_size: u64::from(g.read_batch_size.max(1)),
         lease_ttl: lease_ttl(config),
         stop: Arc::clone(stop),
@@ -355,7 +352,7 @@ impl Daemon {
         };
         let reports = self.monitor.reports(&evals);
         for (job, eval) in &reports {
-            let key = format!("{}__{}", job.name, job.env);
+            let key = job_key(&job.name, &job.env);
             let now_state = (eval.state, eval.reason);
             match self.last_states.insert(key, now_state) {
                 Some(before) if before == now_state => {}

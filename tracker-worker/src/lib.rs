@@ -5,17 +5,35 @@
 //! ([`daemon`]), and evaluates timing rules ([`rules`]) into Checkmk, Event Console and
 //! Prometheus formats ([`output`]).
 //!
-//! Only [`store`] and [`daemon`] talk to PostgreSQL; everything else is plain Rust that the
-//! unit tests reach without a server.
+//! # Layers
+//!
+//! Dependencies point one way (checked by `tests/layers.rs`):
+//!
+//! ```text
+//! commands     cli (queue, config, check, nagios)
+//!    |
+//!    v
+//! application  daemon, ingest (the poll cycle), monitor
+//!    |
+//!    v
+//! adapters     config, queue, source, store, output, host   (files, SQLite, SSH, PostgreSQL)
+//!    |
+//!    v
+//! core         tracker_core: schedules, events, job identity, states, the validated
+//!              configuration, rules, ingest planners (no I/O: chrono, chrono-tz, serde only)
+//! ```
+//!
+//! Only [`store`], [`daemon`] and the `nagios` command talk to PostgreSQL; the decisions
+//! are the core's, unit-tested without a server.
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod host;
 pub mod ingest;
 pub mod monitor;
-pub mod nagios;
 pub mod output;
 pub mod queue;
-pub mod rules;
+pub use tracker_core::rules;
 pub mod source;
 pub mod store;

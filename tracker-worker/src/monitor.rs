@@ -1,5 +1,5 @@
 //! The evaluation that follows every poll: each configured job's recent messages and its
-//! sources' health are read from PostgreSQL, the rule engine ([`crate::rules`]) judges them,
+//! sources' health are read from PostgreSQL, the rule engine ([`tracker_core::rules`]) judges them,
 //! and the verdicts go to every configured output ([`write_files`]; the states in PostgreSQL
 //! through [`Monitor::store_states`]; the Event Console through the daemon).
 //!
@@ -8,11 +8,11 @@
 
 use crate::config::{Config, Global, Output};
 use crate::output::{self, OutputError, Report};
-use crate::rules::{self, CompiledJob, Evaluation, Event, EventKind, SourceHealth};
 use crate::store::{StateRows, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
+use tracker_core::rules::{self, CompiledJob, Evaluation, Event, EventKind, SourceHealth};
 
 /// At most this many of a job's latest messages are evaluated (from its three latest runs).
 /// A run with more error events than this still counts as many as fit.
@@ -30,10 +30,7 @@ pub struct Monitor {
     stale_after: Duration,
 }
 
-/// The job_log name of a tracked job, as the ingest names its runs.
-pub fn job_log_name(job: &str, env: &str) -> String {
-    format!("{job}__{env}").to_uppercase()
-}
+pub use tracker_core::identity::job_log_name;
 
 impl Monitor {
     pub fn new(config: &Config) -> Monitor {
@@ -174,7 +171,7 @@ fn freshest(sources: &[String], health: &HashMap<&str, SourceHealth>) -> SourceH
 
 /// The name a tracker registers with in PostgreSQL (`tracker_instance`): its host's name.
 pub fn tracker_name() -> String {
-    crate::config::kernel_hostname().unwrap_or_else(|| "localhost".into())
+    crate::host::kernel_hostname().unwrap_or_else(|| "localhost".into())
 }
 
 /// Writes the file outputs that are configured: the state files, the spool file and the

@@ -5,6 +5,7 @@
 
 pub mod ingest;
 pub mod rules_memory;
+pub mod workload;
 
 use jobmon_tests::tracker::toml_str;
 use jobmon_tests::{cluster, TestDb};

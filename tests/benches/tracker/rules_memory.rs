@@ -2,6 +2,7 @@
 //! pass that only counts the same events), and the resident memory of the `run` daemon
 //! with 10,000 jobs and 100 sources (against the same binary with one source and one job).
 
+use super::workload::{evaluate_all, workload, Workload};
 use super::{local_source, thousands, TrackerConfig, BIN};
 use crate::{ms, progress, ratio, stats, verdict, Options};
 use jobmon_tests::tracker::{tempdir, toml_str, TrackerProcess};
@@ -10,7 +11,6 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tracker_worker::queue::{NewMessage, Queue};
-use tracker_worker::rules::bench::{evaluate_all, workload, Workload};
 use tracker_worker::rules::EventKind;
 
 const RULE_JOBS: usize = 100_000;
@@ -103,7 +103,7 @@ fn rules(options: &Options, report: &mut String) -> Result<(), String> {
         report,
         "### Scenario 5: rule engine and memory\n\n\
          #### Rule evaluation\n\n\
-         `tracker_worker::rules::bench::workload({})`: jobs in Europe/Berlin (half cyclic, a \
+         `tests/benches/tracker/workload.rs`, `workload({})`: jobs in Europe/Berlin (half cyclic, a \
          third daily, the rest cron; some with a timeout, a minimum run time, a quiet window) \
          with their last two runs, {} events in all, evaluated at a fixed time on the autumn \
          DST change day; built once in {:.1} s. {iterations} timed calls after 2 warm-ups, {}. \

@@ -8,6 +8,7 @@
 
 mod check_cmd;
 mod config_cmd;
+pub mod nagios;
 mod queue_cmd;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -72,7 +73,7 @@ pub enum Command {
     /// `JOBMON <STATE> - <summary> | <perfdata>` and one line per alert. Unlike the other
     /// commands its exit status is the Nagios state: 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN (also for an unreachable database, a timeout or a wrong command line).
-    Nagios(crate::nagios::NagiosArgs),
+    Nagios(nagios::NagiosArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,8 +93,18 @@ pub struct CheckArgs {
     pub timeout: std::time::Duration,
 }
 
-fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
-    crate::config::parse_duration(s)
+/// The `--timeout` of `check` and `nagios`: a duration (`10s`, `1m`, `00:00:30`) or plain
+/// seconds (`5`, `2.5`, as Nagios plugins take it); never zero.
+pub(crate) fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => std::time::Duration::from_secs_f64(secs),
+        Ok(_) => return Err(format!("`{s}` is not a positive duration")),
+        Err(_) => crate::config::parse_duration(s)?,
+    };
+    if d.is_zero() {
+        return Err("the timeout must be longer than zero".into());
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]
@@ -325,7 +336,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Check(args) => check_cmd::run(args),
         // Its exit status is the check's result (0-3), which CliError cannot express; the
         // report is printed and flushed and the runtime shut down by now.
-        Command::Nagios(args) => std::process::exit(crate::nagios::run(&args).exit_code().into()),
+        Command::Nagios(args) => std::process::exit(nagios::run(&args).code().into()),
     }
 }
 
@@ -335,8 +346,8 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // A monitoring plugin reports its own wrong command line as UNKNOWN (3), not 2.
-        Err(e) if e.use_stderr() && crate::nagios::invoked(std::env::args_os()) => {
-            return crate::nagios::usage_error(&e)
+        Err(e) if e.use_stderr() && nagios::invoked(std::env::args_os()) => {
+            return nagios::usage_error(&e)
         }
         Err(e) => e.exit(),
     };

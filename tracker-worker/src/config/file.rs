@@ -1,25 +1,26 @@
 //! The TOML file: its exact set of keys (serde, unknown keys refused) and the conversion
 //! into the validated model.
 
-use super::cron::{CronExpr, CRON_EXPECTED};
 use super::types::{
-    de_duration, de_opt_duration, de_opt_time_zone, HostKeyPolicy, LogLevel, QuietWindow, Reader,
-    ServiceTemplate, StrVisitor, TimeOfDay,
+    de_duration, de_opt_duration, de_opt_time_zone, ser_duration, ser_opt_duration,
+    ser_opt_time_zone, HostKeyPolicy, LogLevel, QuietWindow, Reader, ServiceTemplate, StrVisitor,
+    TimeOfDay,
 };
 use super::validate::{check_model, conninfo_has_password, from_serde, TOML_KEYS};
 use super::{
-    defaults, facility_code, Config, Database, EcTarget, EventConsole, Global, Job, Output,
-    Problem, Schedule, Source, SshSource, Transport, EC_TARGET_EXPECTED, FACILITY_EXPECTED,
+    defaults, facility_code, facility_name, Config, Database, EcTarget, EventConsole, Global, Job,
+    Output, Problem, Schedule, Source, SshSource, Transport, EC_TARGET_EXPECTED, FACILITY_EXPECTED,
 };
 use serde::de::{self, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+use tracker_core::schedule::{CronExpr, CRON_EXPECTED};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
+pub(super) struct RawConfig {
     #[serde(default)]
     global: RawGlobal,
     #[serde(default)]
@@ -32,31 +33,51 @@ struct RawConfig {
     jobs: Vec<RawJob>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawGlobal {
+pub(super) struct RawGlobal {
     start_keyword: Option<String>,
     error_keyword: Option<String>,
     end_keyword: Option<String>,
-    #[serde(default, deserialize_with = "de_opt_time_zone")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_time_zone",
+        serialize_with = "ser_opt_time_zone"
+    )]
     time_zone: Option<chrono_tz::Tz>,
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
     poll_interval: Option<Duration>,
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
     message_grace_period: Option<Duration>,
     quiet_window: Option<RawWindow>,
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
     source_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
     stale_after: Option<Duration>,
     read_batch_size: Option<u32>,
     log_level: Option<LogLevel>,
     log_file: Option<PathBuf>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Serialize, Clone, Copy)]
 #[serde(deny_unknown_fields)]
-struct RawWindow {
+pub(super) struct RawWindow {
     from: TimeOfDay,
     until: TimeOfDay,
 }
@@ -71,21 +92,22 @@ impl<'de> Deserialize<'de> for Present {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawDatabase {
+pub(super) struct RawDatabase {
     conninfo: Option<String>,
     host: Option<String>,
     port: Option<u16>,
     user: Option<String>,
     dbname: Option<String>,
     password_file: Option<PathBuf>,
+    #[serde(skip_serializing)]
     password: Option<Present>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawOutput {
+pub(super) struct RawOutput {
     state_dir: Option<PathBuf>,
     spool_file: Option<PathBuf>,
     service_prefix: Option<String>,
@@ -94,14 +116,18 @@ struct RawOutput {
     event_console: Option<RawEventConsole>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawEventConsole {
+pub(super) struct RawEventConsole {
     #[serde(default, deserialize_with = "de_opt_ec_target")]
     target: Option<EcTarget>,
     outbox: Option<PathBuf>,
     service_level: Option<u32>,
-    #[serde(default, deserialize_with = "de_opt_facility")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_facility",
+        serialize_with = "ser_opt_facility"
+    )]
     facility: Option<u8>,
     host: Option<String>,
     hostname: Option<String>,
@@ -147,9 +173,18 @@ fn de_opt_facility<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Err
     d.deserialize_any(FacilityVisitor).map(Some)
 }
 
-#[derive(Deserialize)]
+/// A facility by its name where it has one, else its number.
+fn ser_opt_facility<S: Serializer>(f: &Option<u8>, s: S) -> Result<S::Ok, S::Error> {
+    match f.map(|f| (f, facility_name(f))) {
+        Some((_, Some(name))) => s.serialize_str(name),
+        Some((f, None)) => s.serialize_u8(f),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawSource {
+pub(super) struct RawSource {
     name: String,
     local_queue: Option<PathBuf>,
     address: Option<String>,
@@ -164,44 +199,52 @@ struct RawSource {
     delete_after_commit: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawJob {
+pub(super) struct RawJob {
     name: String,
     env: String,
     source: Option<String>,
     cyclic: Option<RawCyclic>,
     daily: Option<RawDaily>,
     cron: Option<RawCron>,
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
     timeout: Option<Duration>,
     max_errors_before_alerting: Option<u32>,
-    #[serde(default, deserialize_with = "de_opt_duration")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
     min_run_time: Option<Duration>,
     quiet_window: Option<RawWindow>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawCyclic {
-    #[serde(deserialize_with = "de_duration")]
+pub(super) struct RawCyclic {
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     interval: Duration,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawDaily {
+pub(super) struct RawDaily {
     start: TimeOfDay,
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     start_max_delay: Duration,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawCron {
+pub(super) struct RawCron {
     #[serde(deserialize_with = "de_cron")]
     expression: CronExpr,
-    #[serde(deserialize_with = "de_duration")]
+    #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
     start_max_delay: Duration,
 }
 
@@ -263,7 +306,31 @@ fn positive(d: Option<Duration>, key: &str, problems: &mut Vec<Problem>) {
 }
 
 fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
-    let g = raw.global;
+    let global = global(raw.global, problems);
+    let database = database(raw.database, problems);
+    let output = output(raw.output, problems);
+    let sources = raw
+        .sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| source(i, s, problems))
+        .collect();
+    let jobs = raw
+        .jobs
+        .into_iter()
+        .enumerate()
+        .map(|(i, j)| job(i, j, problems))
+        .collect();
+    Config {
+        global,
+        database,
+        output,
+        sources,
+        jobs,
+    }
+}
+
+fn global(g: RawGlobal, problems: &mut Vec<Problem>) -> Global {
     positive(g.poll_interval, "global.poll_interval", problems);
     positive(g.source_timeout, "global.source_timeout", problems);
     positive(g.stale_after, "global.stale_after", problems);
@@ -272,7 +339,7 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
     }
     let poll_interval = g.poll_interval.unwrap_or(defaults::POLL_INTERVAL);
     let source_timeout = g.source_timeout.unwrap_or(defaults::SOURCE_TIMEOUT);
-    let global = Global {
+    Global {
         start_keyword: g
             .start_keyword
             .unwrap_or_else(|| defaults::START_KEYWORD.into()),
@@ -295,9 +362,11 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
         read_batch_size: g.read_batch_size.unwrap_or(defaults::READ_BATCH_SIZE),
         log_level: g.log_level.unwrap_or_default(),
         log_file: g.log_file,
-    };
+    }
+}
 
-    let d = raw.database;
+/// The connection settings; passwords are refused, here and inside `conninfo`.
+fn database(d: RawDatabase, problems: &mut Vec<Problem>) -> Database {
     if d.password.is_some() {
         problems.push(Problem::new(
             "database.password",
@@ -325,45 +394,24 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
             }
         }
     }
-    let database = Database {
+    Database {
         conninfo: d.conninfo,
         host: d.host,
         port: d.port,
         user: d.user,
         dbname: d.dbname,
         password_file: d.password_file,
-    };
+    }
+}
 
-    let output = Output {
-        state_dir: raw.output.state_dir,
-        spool_file: raw.output.spool_file,
-        service_prefix: raw.output.service_prefix.unwrap_or_default(),
-        service_name: raw.output.service_name.unwrap_or_default(),
-        prometheus_file: raw.output.prometheus_file,
-        event_console: raw
-            .output
-            .event_console
-            .and_then(|ec| event_console(ec, problems)),
-    };
-
-    let sources = raw
-        .sources
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| source(i, s, problems))
-        .collect();
-    let jobs = raw
-        .jobs
-        .into_iter()
-        .enumerate()
-        .map(|(i, j)| job(i, j, problems))
-        .collect();
-    Config {
-        global,
-        database,
-        output,
-        sources,
-        jobs,
+fn output(o: RawOutput, problems: &mut Vec<Problem>) -> Output {
+    Output {
+        state_dir: o.state_dir,
+        spool_file: o.spool_file,
+        service_prefix: o.service_prefix.unwrap_or_default(),
+        service_name: o.service_name.unwrap_or_default(),
+        prometheus_file: o.prometheus_file,
+        event_console: o.event_console.and_then(|ec| event_console(ec, problems)),
     }
 }
 
@@ -519,5 +567,144 @@ fn job(i: usize, j: RawJob, problems: &mut Vec<Problem>) -> Job {
             .unwrap_or(defaults::MAX_ERRORS_BEFORE_ALERTING),
         min_run_time: j.min_run_time,
         quiet_window,
+    }
+}
+
+/// The file that reads back as `config`, every value written out (what `config import`
+/// prints, through [`super::emit::to_toml`]).
+impl From<&Config> for RawConfig {
+    fn from(c: &Config) -> Self {
+        let g = &c.global;
+        let d = &c.database;
+        let o = &c.output;
+        RawConfig {
+            global: RawGlobal {
+                start_keyword: Some(g.start_keyword.clone()),
+                error_keyword: Some(g.error_keyword.clone()),
+                end_keyword: Some(g.end_keyword.clone()),
+                time_zone: g.time_zone,
+                poll_interval: Some(g.poll_interval),
+                message_grace_period: Some(g.message_grace_period),
+                quiet_window: g.quiet_window.map(RawWindow::from),
+                source_timeout: Some(g.source_timeout),
+                stale_after: Some(g.stale_after),
+                read_batch_size: Some(g.read_batch_size),
+                log_level: Some(g.log_level),
+                log_file: g.log_file.clone(),
+            },
+            database: RawDatabase {
+                conninfo: d.conninfo.clone(),
+                host: d.host.clone(),
+                port: d.port,
+                user: d.user.clone(),
+                dbname: d.dbname.clone(),
+                password_file: d.password_file.clone(),
+                password: None,
+            },
+            output: RawOutput {
+                state_dir: o.state_dir.clone(),
+                spool_file: o.spool_file.clone(),
+                service_prefix: Some(o.service_prefix.clone()),
+                service_name: Some(o.service_name.clone()),
+                prometheus_file: o.prometheus_file.clone(),
+                event_console: o.event_console.as_ref().map(|ec| RawEventConsole {
+                    target: Some(ec.target.clone()),
+                    outbox: Some(ec.outbox.clone()),
+                    service_level: Some(ec.service_level),
+                    facility: Some(ec.facility),
+                    host: ec.host.clone(),
+                    hostname: ec.hostname.clone(),
+                    app_name: Some(ec.app_name.clone()),
+                }),
+            },
+            sources: c.sources.iter().map(RawSource::from).collect(),
+            jobs: c.jobs.iter().map(RawJob::from).collect(),
+        }
+    }
+}
+
+impl From<QuietWindow> for RawWindow {
+    fn from(w: QuietWindow) -> Self {
+        RawWindow {
+            from: w.from,
+            until: w.until,
+        }
+    }
+}
+
+impl From<&Source> for RawSource {
+    fn from(s: &Source) -> Self {
+        let mut raw = RawSource {
+            name: s.name.clone(),
+            local_queue: None,
+            address: None,
+            port: None,
+            user: None,
+            key: None,
+            known_hosts: None,
+            host_key_policy: None,
+            queue: None,
+            reader: None,
+            reader_command: None,
+            delete_after_commit: Some(s.delete_after_commit),
+        };
+        match &s.transport {
+            Transport::Local { queue } => raw.local_queue = Some(queue.clone()),
+            Transport::Ssh(ssh) => {
+                raw.address = Some(ssh.address.clone());
+                raw.port = Some(ssh.port);
+                raw.user = Some(ssh.user.clone());
+                raw.key = ssh.key.clone();
+                raw.known_hosts = ssh.known_hosts.clone();
+                raw.host_key_policy = Some(ssh.host_key_policy);
+                raw.queue = Some(ssh.queue.clone());
+                raw.reader = Some(ssh.reader);
+                raw.reader_command = ssh.reader_command.clone();
+            }
+        }
+        raw
+    }
+}
+
+impl From<&Job> for RawJob {
+    fn from(j: &Job) -> Self {
+        let (mut cyclic, mut daily, mut cron) = (None, None, None);
+        match &j.schedule {
+            Schedule::Cyclic { interval } => {
+                cyclic = Some(RawCyclic {
+                    interval: *interval,
+                })
+            }
+            Schedule::Daily {
+                start,
+                start_max_delay,
+            } => {
+                daily = Some(RawDaily {
+                    start: *start,
+                    start_max_delay: *start_max_delay,
+                })
+            }
+            Schedule::Cron {
+                expression,
+                start_max_delay,
+            } => {
+                cron = Some(RawCron {
+                    expression: expression.clone(),
+                    start_max_delay: *start_max_delay,
+                })
+            }
+        }
+        RawJob {
+            name: j.name.clone(),
+            env: j.env.clone(),
+            source: j.source.clone(),
+            cyclic,
+            daily,
+            cron,
+            timeout: j.timeout,
+            max_errors_before_alerting: Some(j.max_errors_before_alerting),
+            min_run_time: j.min_run_time,
+            quiet_window: j.quiet_window.map(RawWindow::from),
+        }
     }
 }

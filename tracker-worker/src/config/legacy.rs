@@ -208,135 +208,7 @@ fn convert(file: LegacyFile, problems: &mut Vec<Problem>, notes: &mut Vec<String
         ));
     }
     if let Some(g) = file.global_config.first() {
-        let p = "global_config[0]";
-        let key = |k: &str| format!("{p}.{k}");
-        for (target, value) in [
-            (&mut global.start_keyword, &g.jobs_start_keyword),
-            (&mut global.error_keyword, &g.jobs_error_keyword),
-            (&mut global.end_keyword, &g.jobs_end_keyword),
-        ] {
-            if let Some(v) = value {
-                *target = v.clone();
-            }
-        }
-        let from = spelled(
-            p,
-            &[
-                ("snooze_for_cyclic_jobs_from_hh:mm", &g.snooze_from),
-                (
-                    "no_timeout_for_cyclic_jobs_from_in_hh:mm",
-                    &g.no_timeout_from,
-                ),
-                ("snooze_for_cyclic_jobs_from_in_hh:mm", &g.snooze_from_in),
-                (
-                    "no_timeout_for_cyclic_jobs_from_hh:mm",
-                    &g.no_timeout_from_plain,
-                ),
-            ],
-            problems,
-        );
-        let until = spelled(
-            p,
-            &[
-                ("snooze_for_cyclic_jobs_until_hh:mm", &g.snooze_until),
-                (
-                    "no_timeout_for_cyclic_jobs_until_in_hh:mm",
-                    &g.no_timeout_until,
-                ),
-                ("snooze_for_cyclic_jobs_until_in_hh:mm", &g.snooze_until_in),
-                (
-                    "no_timeout_for_cyclic_jobs_until_hh:mm",
-                    &g.no_timeout_until_plain,
-                ),
-            ],
-            problems,
-        );
-        let time = |found: &Option<(String, &str)>, problems: &mut Vec<Problem>| {
-            let (k, v) = found.as_ref()?;
-            TimeOfDay::parse(v)
-                .map_err(|e| {
-                    problems.push(Problem::new(k.clone(), format!("{e}; expected \"hh:mm\"")))
-                })
-                .ok()
-        };
-        match (time(&from, problems), time(&until, problems), &from, &until) {
-            (Some(from), Some(until), _, _) if from == until => notes.push(format!(
-                "the quiet window {from}-{until} is empty, so there is none"
-            )),
-            (Some(from), Some(until), _, _) => {
-                global.quiet_window = Some(QuietWindow { from, until })
-            }
-            (None, None, None, None) => {}
-            (_, _, Some((k, _)), None) | (_, _, None, Some((k, _))) => problems.push(Problem::new(
-                k.clone(),
-                "the quiet window needs both its start and its end",
-            )),
-            _ => {} // a value that did not parse is already reported
-        }
-        if let Some(d) = seconds(
-            &key("controller_interval_in_sec"),
-            g.controller_interval_in_sec,
-            problems,
-        ) {
-            if d.is_zero() {
-                problems.push(Problem::new(
-                    key("controller_interval_in_sec"),
-                    "expected seconds above zero",
-                ));
-            }
-            global.poll_interval = d;
-        }
-        if let Some(d) = seconds(
-            &key("controller_data_load_timeout"),
-            g.controller_data_load_timeout,
-            problems,
-        ) {
-            global.source_timeout = d.max(Duration::from_secs(1));
-            notes.push(format!(
-                "controller_data_load_timeout (the ssh connect timeout) became global.source_timeout = {}, which bounds connecting and reading",
-                super::format_duration(global.source_timeout)
-            ));
-        }
-        if let Some(d) = seconds(
-            &key("controller_message_grace_period_in_sec"),
-            g.controller_message_grace_period_in_sec,
-            problems,
-        ) {
-            global.message_grace_period = d;
-        }
-        if let Some(n) = g.job_history_entry_count {
-            global.read_batch_size = n;
-            notes.push(
-                "job_history_entry_count (messages fetched per poll) became global.read_batch_size"
-                    .into(),
-            );
-        }
-        if let Some(level) = &g.log_level {
-            match LogLevel::from_legacy(level) {
-                Some(l) => global.log_level = l,
-                None => problems.push(Problem::new(
-                    key("log_level"),
-                    format!(
-                        "unknown level `{level}`; expected debug, info, warning, error or critical"
-                    ),
-                )),
-            }
-        }
-        global.log_file = g
-            .log_file
-            .as_ref()
-            .filter(|f| !f.is_empty())
-            .map(Into::into);
-        output.service_prefix = g
-            .monitoring_servicename_prefix_without_spaces
-            .clone()
-            .unwrap_or_default();
-        match g.monitoring_backend_based_on_event_or_status.as_deref().map(str::trim) {
-            None | Some("status") => {}
-            Some(v) if v.contains("event") => notes.push("the old tool sent events to the Checkmk Event Console; configure that output separately (it is not part of this file yet)".into()),
-            Some(v) if v.contains("status") => {}
-            Some(v) => problems.push(Problem::new(key("monitoring_backend_based_on_event_or_status"), format!("unknown backend `{v}`; expected \"status\" or \"event\""))),
-        }
+        legacy_global(g, &mut global, &mut output, problems, notes);
     }
     global.stale_after = defaults::stale_after(global.poll_interval, global.source_timeout);
     notes.push("the old tool used local time; set global.time_zone (e.g. \"Europe/Berlin\") to make daily start times independent of the tracker host".into());
@@ -360,6 +232,163 @@ fn convert(file: LegacyFile, problems: &mut Vec<Problem>, notes: &mut Vec<String
         sources,
         jobs,
     }
+}
+
+/// The settings of `global_config[0]`, over the defaults.
+fn legacy_global(
+    g: &LegacyGlobal,
+    global: &mut Global,
+    output: &mut Output,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) {
+    let p = "global_config[0]";
+    let key = |k: &str| format!("{p}.{k}");
+    for (target, value) in [
+        (&mut global.start_keyword, &g.jobs_start_keyword),
+        (&mut global.error_keyword, &g.jobs_error_keyword),
+        (&mut global.end_keyword, &g.jobs_end_keyword),
+    ] {
+        if let Some(v) = value {
+            *target = v.clone();
+        }
+    }
+    global.quiet_window = quiet_window(g, problems, notes);
+    legacy_intervals(g, global, problems, notes);
+    if let Some(n) = g.job_history_entry_count {
+        global.read_batch_size = n;
+        notes.push(
+            "job_history_entry_count (messages fetched per poll) became global.read_batch_size"
+                .into(),
+        );
+    }
+    if let Some(level) = &g.log_level {
+        match LogLevel::from_legacy(level) {
+            Some(l) => global.log_level = l,
+            None => problems.push(Problem::new(
+                key("log_level"),
+                format!(
+                    "unknown level `{level}`; expected debug, info, warning, error or critical"
+                ),
+            )),
+        }
+    }
+    global.log_file = g
+        .log_file
+        .as_ref()
+        .filter(|f| !f.is_empty())
+        .map(Into::into);
+    output.service_prefix = g
+        .monitoring_servicename_prefix_without_spaces
+        .clone()
+        .unwrap_or_default();
+    match g.monitoring_backend_based_on_event_or_status.as_deref().map(str::trim) {
+        None | Some("status") => {}
+        Some(v) if v.contains("event") => notes.push("the old tool sent events to the Checkmk Event Console; configure that output separately (it is not part of this file yet)".into()),
+        Some(v) if v.contains("status") => {}
+        Some(v) => problems.push(Problem::new(key("monitoring_backend_based_on_event_or_status"), format!("unknown backend `{v}`; expected \"status\" or \"event\""))),
+    }
+}
+
+/// The `controller_*` timings: the poll interval, the source timeout, the grace period.
+fn legacy_intervals(
+    g: &LegacyGlobal,
+    global: &mut Global,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) {
+    let key = |k: &str| format!("global_config[0].{k}");
+    if let Some(d) = seconds(
+        &key("controller_interval_in_sec"),
+        g.controller_interval_in_sec,
+        problems,
+    ) {
+        if d.is_zero() {
+            problems.push(Problem::new(
+                key("controller_interval_in_sec"),
+                "expected seconds above zero",
+            ));
+        }
+        global.poll_interval = d;
+    }
+    if let Some(d) = seconds(
+        &key("controller_data_load_timeout"),
+        g.controller_data_load_timeout,
+        problems,
+    ) {
+        global.source_timeout = d.max(Duration::from_secs(1));
+        notes.push(format!(
+            "controller_data_load_timeout (the ssh connect timeout) became global.source_timeout = {}, which bounds connecting and reading",
+            super::format_duration(global.source_timeout)
+        ));
+    }
+    if let Some(d) = seconds(
+        &key("controller_message_grace_period_in_sec"),
+        g.controller_message_grace_period_in_sec,
+        problems,
+    ) {
+        global.message_grace_period = d;
+    }
+}
+
+/// The quiet window for cyclic jobs, from whichever of its spellings is used.
+fn quiet_window(
+    g: &LegacyGlobal,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) -> Option<QuietWindow> {
+    let p = "global_config[0]";
+    let from = spelled(
+        p,
+        &[
+            ("snooze_for_cyclic_jobs_from_hh:mm", &g.snooze_from),
+            (
+                "no_timeout_for_cyclic_jobs_from_in_hh:mm",
+                &g.no_timeout_from,
+            ),
+            ("snooze_for_cyclic_jobs_from_in_hh:mm", &g.snooze_from_in),
+            (
+                "no_timeout_for_cyclic_jobs_from_hh:mm",
+                &g.no_timeout_from_plain,
+            ),
+        ],
+        problems,
+    );
+    let until = spelled(
+        p,
+        &[
+            ("snooze_for_cyclic_jobs_until_hh:mm", &g.snooze_until),
+            (
+                "no_timeout_for_cyclic_jobs_until_in_hh:mm",
+                &g.no_timeout_until,
+            ),
+            ("snooze_for_cyclic_jobs_until_in_hh:mm", &g.snooze_until_in),
+            (
+                "no_timeout_for_cyclic_jobs_until_hh:mm",
+                &g.no_timeout_until_plain,
+            ),
+        ],
+        problems,
+    );
+    let time = |found: &Option<(String, &str)>, problems: &mut Vec<Problem>| {
+        let (k, v) = found.as_ref()?;
+        TimeOfDay::parse(v)
+            .map_err(|e| problems.push(Problem::new(k.clone(), format!("{e}; expected \"hh:mm\""))))
+            .ok()
+    };
+    match (time(&from, problems), time(&until, problems), &from, &until) {
+        (Some(from), Some(until), _, _) if from == until => notes.push(format!(
+            "the quiet window {from}-{until} is empty, so there is none"
+        )),
+        (Some(from), Some(until), _, _) => return Some(QuietWindow { from, until }),
+        (None, None, None, None) => {}
+        (_, _, Some((k, _)), None) | (_, _, None, Some((k, _))) => problems.push(Problem::new(
+            k.clone(),
+            "the quiet window needs both its start and its end",
+        )),
+        _ => {} // a value that did not parse is already reported
+    }
+    None
 }
 
 /// The old tool named each service `<prefix><job in lower case>`; keeping that keeps the
@@ -449,15 +478,39 @@ fn job(i: usize, j: &LegacyJob, problems: &mut Vec<Problem>) -> Job {
         ],
         problems,
     );
+    let schedule = schedule(&p, &j.cyclic_or_daily, interval, start, delay, problems);
+    Job {
+        name: j.name.clone(),
+        env: j.env.clone(),
+        source: None,
+        schedule,
+        timeout: duration(timeout, problems),
+        max_errors_before_alerting: j
+            .max_errors_before_alerting
+            .unwrap_or(defaults::MAX_ERRORS_BEFORE_ALERTING),
+        min_run_time: None,
+        quiet_window: None,
+    }
+}
+
+/// The schedule of a legacy job: `cyclic_or_daily` and the keys that kind needs.
+fn schedule(
+    p: &str,
+    cyclic_or_daily: &str,
+    interval: Option<(String, &str)>,
+    start: Option<(String, &str)>,
+    delay: Option<(String, &str)>,
+    problems: &mut Vec<Problem>,
+) -> Schedule {
     let missing = |problems: &mut Vec<Problem>, what: &str, key: &str| {
         problems.push(Problem::new(
             format!("{p}.{key}"),
             format!("required for a {what} job (\"hh:mm:ss\")"),
         ));
     };
-    let kind = j.cyclic_or_daily.to_ascii_lowercase();
+    let kind = cyclic_or_daily.to_ascii_lowercase();
     // The old code tested `'cyclic' in cyclic_or_daily` and treated everything else as daily.
-    let schedule = if kind.contains("cyclic") {
+    if kind.contains("cyclic") {
         if interval.is_none() {
             missing(problems, "cyclic", "cyclic_interval_hh:mm:ss");
         }
@@ -489,23 +542,11 @@ fn job(i: usize, j: &LegacyJob, problems: &mut Vec<Problem>) -> Job {
             format!("{p}.cyclic_or_daily"),
             format!(
                 "unknown kind `{}`; expected \"cyclic\" or \"daily\"",
-                j.cyclic_or_daily
+                cyclic_or_daily
             ),
         ));
         Schedule::Cyclic {
             interval: Duration::from_secs(1),
         }
-    };
-    Job {
-        name: j.name.clone(),
-        env: j.env.clone(),
-        source: None,
-        schedule,
-        timeout: duration(timeout, problems),
-        max_errors_before_alerting: j
-            .max_errors_before_alerting
-            .unwrap_or(defaults::MAX_ERRORS_BEFORE_ALERTING),
-        min_run_time: None,
-        quiet_window: None,
     }
 }

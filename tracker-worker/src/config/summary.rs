@@ -5,6 +5,7 @@ use super::types::format_duration;
 use super::{facility_name, Config, EcTarget, EventConsole, HostKeyPolicy, Schedule, Transport};
 use std::fmt::Write as _;
 use std::path::Path;
+use tracker_core::identity::job_log_name;
 
 fn d(x: std::time::Duration) -> String {
     format_duration(x)
@@ -13,6 +14,15 @@ fn d(x: std::time::Duration) -> String {
 /// A readable account of `config`.
 pub fn summary(config: &Config) -> String {
     let mut out = String::new();
+    global(&mut out, config);
+    database(&mut out, config);
+    output(&mut out, config);
+    sources(&mut out, config);
+    jobs(&mut out, config);
+    out
+}
+
+fn global(out: &mut String, config: &Config) {
     let g = &config.global;
     out.push_str("global:\n");
     let _ = writeln!(
@@ -58,7 +68,9 @@ pub fn summary(config: &Config) -> String {
             .as_ref()
             .map_or(String::new(), |f| format!(", log file {}", f.display()))
     );
+}
 
+fn database(out: &mut String, config: &Config) {
     let db = &config.database;
     out.push_str("database:\n");
     match &db.conninfo {
@@ -85,7 +97,9 @@ pub fn summary(config: &Config) -> String {
             |f| format!("from {}", f.display())
         )
     );
+}
 
+fn output(out: &mut String, config: &Config) {
     let o = &config.output;
     out.push_str("output:\n");
     let opt_path = |p: &Option<std::path::PathBuf>| {
@@ -100,16 +114,18 @@ pub fn summary(config: &Config) -> String {
         "  service names: {} (e.g. {:?})",
         o.service_name,
         config.jobs.first().map_or_else(
-            || o.service_name.render(&o.service_prefix, "JOB", "ENV"),
-            |j| o.service_name.render(&o.service_prefix, &j.name, &j.env)
+            || o.service_of("JOB", "ENV"),
+            |j| o.service_of(&j.name, &j.env)
         )
     );
     let _ = writeln!(out, "  Prometheus file: {}", opt_path(&o.prometheus_file));
     match &o.event_console {
         None => out.push_str("  Event Console: not sent\n"),
-        Some(ec) => event_console(&mut out, ec),
+        Some(ec) => event_console(out, ec),
     }
+}
 
+fn sources(out: &mut String, config: &Config) {
     let _ = writeln!(out, "sources ({}):", config.sources.len());
     for s in &config.sources {
         let ack = if s.delete_after_commit {
@@ -145,7 +161,10 @@ pub fn summary(config: &Config) -> String {
             }
         }
     }
+}
 
+fn jobs(out: &mut String, config: &Config) {
+    let o = &config.output;
     let _ = writeln!(out, "jobs ({}):", config.jobs.len());
     for j in &config.jobs {
         let schedule = match &j.schedule {
@@ -167,9 +186,8 @@ pub fn summary(config: &Config) -> String {
         };
         let _ = writeln!(
             out,
-            "  {}__{} (from {}): {schedule}; timeout {}; alert after {} error(s){}{}; service {:?}",
-            j.name.to_uppercase(),
-            j.env.to_uppercase(),
+            "  {} (from {}): {schedule}; timeout {}; alert after {} error(s){}{}; service {:?}",
+            job_log_name(&j.name, &j.env),
             j.source.as_deref().unwrap_or("any source"),
             j.timeout.map_or("none".to_owned(), d),
             j.max_errors_before_alerting,
@@ -177,10 +195,9 @@ pub fn summary(config: &Config) -> String {
                 .map_or(String::new(), |m| format!("; minimum run time {}", d(m))),
             j.quiet_window
                 .map_or(String::new(), |w| format!("; own quiet window {w}")),
-            o.service_name.render(&o.service_prefix, &j.name, &j.env),
+            o.service_of(&j.name, &j.env),
         );
     }
-    out
 }
 
 fn event_console(out: &mut String, ec: &EventConsole) {

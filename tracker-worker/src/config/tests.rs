@@ -2,7 +2,10 @@
 //! import round trip, and each kind of error naming the file and the key.
 
 use super::*;
+use crate::host::local_hostname;
+use crate::output::EcHeader;
 use std::path::Path;
+use std::time::Duration;
 
 const EXAMPLE: &str = include_str!("../../examples/jobmon-tracker.toml");
 

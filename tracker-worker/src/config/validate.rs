@@ -115,6 +115,14 @@ fn positive(problems: &mut Vec<Problem>, key: String, d: Duration) {
 /// Cross-field rules of a model built from either file format.
 pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
     let mut problems = Vec::new();
+    check_global(config, keys, &mut problems);
+    let sources = check_sources(config, keys, &mut problems);
+    check_jobs(config, keys, &sources, &mut problems);
+    problems
+}
+
+/// The event keywords (non-empty, distinct) and the staleness bound.
+fn check_global(config: &Config, keys: &KeyNames, problems: &mut Vec<Problem>) {
     let g = &config.global;
     let keywords = [&g.start_keyword, &g.error_keyword, &g.end_keyword];
     for (i, word) in keywords.iter().enumerate() {
@@ -140,7 +148,14 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
             ),
         ));
     }
+}
 
+/// Source names (non-empty, unique) and SSH queue paths; returns each name's entry.
+fn check_sources<'c>(
+    config: &'c Config,
+    keys: &KeyNames,
+    problems: &mut Vec<Problem>,
+) -> HashMap<&'c str, usize> {
     let mut sources: HashMap<&str, usize> = HashMap::new();
     for (i, source) in config.sources.iter().enumerate() {
         let key = (keys.source_field)(i, "name");
@@ -164,7 +179,16 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
             }
         }
     }
+    sources
+}
 
+/// Per job: names, uniqueness of job and service, its source, its durations and limits.
+fn check_jobs(
+    config: &Config,
+    keys: &KeyNames,
+    sources: &HashMap<&str, usize>,
+    problems: &mut Vec<Problem>,
+) {
     let mut services: HashMap<String, usize> = HashMap::new();
     let mut jobs: HashMap<(String, String), usize> = HashMap::new();
     for (i, job) in config.jobs.iter().enumerate() {
@@ -185,11 +209,7 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
                 ),
             ));
         }
-        let service =
-            config
-                .output
-                .service_name
-                .render(&config.output.service_prefix, &job.name, &job.env);
+        let service = config.output.service_of(&job.name, &job.env);
         if let Some(first) = services.insert(service.clone(), i) {
             problems.push(Problem::new(
                 keys.service_name,
@@ -217,10 +237,10 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
             }
         }
         if let Schedule::Cyclic { interval } = job.schedule {
-            positive(&mut problems, key("cyclic.interval"), interval);
+            positive(problems, key("cyclic.interval"), interval);
         }
         if let Some(timeout) = job.timeout {
-            positive(&mut problems, key("timeout"), timeout);
+            positive(problems, key("timeout"), timeout);
             if let Some(min) = job.min_run_time {
                 if min >= timeout && !timeout.is_zero() {
                     problems.push(Problem::new(
@@ -237,7 +257,6 @@ pub fn check_model(config: &Config, keys: &KeyNames) -> Vec<Problem> {
             ));
         }
     }
-    problems
 }
 
 /// Finds a password in a libpq connection string (`password=` or `user:secret@` in a URI).

@@ -8,7 +8,7 @@
 //! its commit and is read again.
 
 use super::cursor::{decide, Cursor, Decision};
-use super::message::{self, Message};
+use super::message::{self, Message, Tally};
 use super::runs::{self, Keywords, OpenRun, RunRef};
 use crate::config::Source;
 use crate::queue::{QueueRow, Window};
@@ -57,6 +57,20 @@ type Reader = Arc<Mutex<Box<dyn QueueSource>>>;
 type Task<T> = tokio::task::JoinHandle<Result<T, SourceError>>;
 /// A window read ahead, with its rows parsed.
 type Parsed = (Window, Vec<Message>);
+/// The read ahead: where it starts, and the task reading and parsing it.
+type Prefetch = (Option<i64>, Task<Parsed>);
+
+/// The window a batch is made of, resolved against the cursor.
+struct Resolved {
+    /// The generation its rows belong to.
+    generation: i64,
+    /// The rows after the cursor, in queue order.
+    rows: Vec<QueueRow>,
+    /// Their messages, when the read ahead parsed them already.
+    messages: Option<Vec<Message>>,
+    /// The cursor's own row, when it is still in the queue.
+    confirmed: Option<QueueRow>,
+}
 
 /// A configured source with its reader (and its open SSH session) and what it knows of the
 /// jobs' open runs, kept across polls.
@@ -106,6 +120,8 @@ impl SourceWorker {
         result.map(|()| polled)
     }
 
+    /// The poll's loop: lease, resolve the window, plan, store, acknowledge, until the
+    /// source has nothing new.
     async fn poll_inner(
         &mut self,
         store: &mut Store,
@@ -113,9 +129,8 @@ impl SourceWorker {
         polled: &mut Polled,
     ) -> Result<(), CycleError> {
         let name = self.config.name.clone();
-        // The next window, read and parsed while the batch before it is stored: (where it
-        // starts, the rows, their messages).
-        let mut prefetch: Option<(Option<i64>, Task<Parsed>)> = None;
+        // The next window, read and parsed while the batch before it is stored.
+        let mut prefetch: Option<Prefetch> = None;
         loop {
             let Some(cursor) = store.lease(&name, &s.owner, s.lease_ttl).await? else {
                 return Ok(());
@@ -125,109 +140,37 @@ impl SourceWorker {
                 self.open.clear();
             }
             let limit = s.batch_size;
-            let from = cursor.read_from();
-            let (window, parsed) = match prefetch.take() {
-                // Read after the rows of the last commit, which the cursor still ends with.
-                Some((start, task)) if start == from => {
-                    let (window, parsed) = joined(task).await?;
-                    (window, Some(parsed))
-                }
-                // Someone else stored meanwhile: that read is of no use.
-                _ => {
-                    let window = self
-                        .blocking(move |r| r.read_window(from, limit + 1))
-                        .await?;
-                    (window, None)
-                }
-            };
-            // Where the new rows start in the window, and whether the cursor's row is there.
-            let decision = match decide(&cursor, &window) {
-                Decision::Continue { new, confirmed } => {
-                    Ok((window.rows.len() - new.len(), confirmed.is_some()))
-                }
-                Decision::Restarted { reason } => Err(reason),
-            };
-            let (generation, mut rows, messages, confirmed);
-            match decision {
-                Ok((skip, has_confirmed)) => {
-                    generation = cursor.generation;
-                    rows = window.rows;
-                    let new = rows.split_off(skip);
-                    confirmed = if has_confirmed { rows.pop() } else { None };
-                    rows = new;
-                    messages = parsed.map(|mut p| p.split_off(skip));
-                }
-                Err(reason) => {
-                    if self.config.delete_after_commit {
-                        tracing::debug!(source = %name, %reason, "queue ids started again; reading it from its start");
-                    } else {
-                        tracing::warn!(source = %name, %reason, "queue was recreated; reading it from its start");
-                    }
-                    polled.restarted = Some(reason);
-                    let restart_window = self.blocking(move |r| r.read_window(None, limit)).await?;
-                    generation = cursor.generation + 1;
-                    rows = restart_window.rows;
-                    messages = None;
-                    confirmed = None;
-                }
-            }
-            if rows.is_empty() {
-                if let (true, Some(row)) = (self.config.delete_after_commit, confirmed) {
+            let w = self
+                .resolve_window(&cursor, prefetch.take(), limit, polled)
+                .await?;
+            if w.rows.is_empty() {
+                if let (true, Some(row)) = (self.config.delete_after_commit, w.confirmed) {
                     // Stored before, but not yet deleted (a crash between commit and delete).
                     self.start_ack(row).await?;
                 }
                 store.read_ok(&name).await?;
                 return Ok(());
             }
-            let full = rows.len() as u64 >= limit;
-            let messages: Vec<Message> =
-                messages.unwrap_or_else(|| rows.iter().map(message::parse).collect());
+            let full = w.rows.len() as u64 >= limit;
+            let messages: Vec<Message> = w
+                .messages
+                .unwrap_or_else(|| w.rows.iter().map(message::parse).collect());
             self.load_open_runs(store, &messages).await?;
             let plan = runs::plan(&name, &messages, &s.keywords, &self.open);
             if full && !s.stop.load(Ordering::SeqCst) {
-                // The source reads the next window while PostgreSQL stores this one. It starts
-                // at this batch's last row, where the cursor will be once this commits; if the
-                // commit fails the read is dropped with the rest of the poll.
-                let next = messages.last().map(|m| m.queue_id);
-                let task = self.spawn(move |r| {
-                    let window = r.read_window(next, limit + 1)?;
-                    let parsed = window.rows.iter().map(message::parse).collect();
-                    Ok((window, parsed))
-                });
-                prefetch = Some((next, task));
+                prefetch = Some(self.read_ahead(&messages, limit));
             }
             let batch = Batch {
                 source: &name,
                 expected: cursor,
-                generation,
+                generation: w.generation,
                 messages: &messages,
                 plan: &plan,
             };
             let new_ids = store.commit(&batch).await?;
-            for (job, state) in plan.open_after {
-                let committed = state.map(|o| OpenRun {
-                    run: match o.run {
-                        RunRef::New(i) => RunRef::Existing(new_ids[i]),
-                        existing => existing,
-                    },
-                    errors: o.errors,
-                });
-                self.open.insert(job, committed);
-            }
-            let last = messages.last().map(|m| (m.queue_id, m.fingerprint));
-            self.seen = Some(Cursor { generation, last });
-            let rejected = messages
-                .iter()
-                .filter(|m| m.reject_reason.is_some())
-                .count() as u64;
-            polled.rejected += rejected;
-            polled.stored += messages.len() as u64 - rejected;
-            polled.batches += 1;
-            for m in messages.iter().filter(|m| m.reject_reason.is_some()) {
-                tracing::warn!(source = %name, queue_id = m.queue_id, reason = m.reject_reason.as_deref().unwrap_or(""), "message rejected (stored aside, not applied)");
-            }
+            self.committed(plan, &new_ids, w.generation, &messages, polled);
             if self.config.delete_after_commit {
-                if let Some(row) = rows.into_iter().last() {
+                if let Some(row) = w.rows.into_iter().last() {
                     // Runs while the next batch is stored.
                     self.start_ack(row).await?;
                 }
@@ -235,6 +178,114 @@ impl SourceWorker {
             if !full || s.stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
+        }
+    }
+
+    /// Resolves the window to store from the cursor: the read ahead if it starts where the
+    /// cursor stands, else a fresh read; the rows after the cursor's own row (kept aside as
+    /// `confirmed`, to acknowledge through), or the queue from its start as the next
+    /// generation if its ids started again.
+    async fn resolve_window(
+        &mut self,
+        cursor: &Cursor,
+        prefetch: Option<Prefetch>,
+        limit: u64,
+        polled: &mut Polled,
+    ) -> Result<Resolved, CycleError> {
+        let from = cursor.read_from();
+        let (window, parsed) = match prefetch {
+            // Read after the rows of the last commit, which the cursor still ends with.
+            Some((start, task)) if start == from => {
+                let (window, parsed) = joined(task).await?;
+                (window, Some(parsed))
+            }
+            // Someone else stored meanwhile: that read is of no use.
+            _ => {
+                let window = self
+                    .blocking(move |r| r.read_window(from, limit + 1))
+                    .await?;
+                (window, None)
+            }
+        };
+        // Where the new rows start in the window, and whether the cursor's row is there.
+        let decision = match decide(cursor, &window) {
+            Decision::Continue { new, confirmed } => {
+                Ok((window.rows.len() - new.len(), confirmed.is_some()))
+            }
+            Decision::Restarted { reason } => Err(reason),
+        };
+        match decision {
+            Ok((skip, has_confirmed)) => {
+                let mut rows = window.rows;
+                let new = rows.split_off(skip);
+                Ok(Resolved {
+                    generation: cursor.generation,
+                    confirmed: if has_confirmed { rows.pop() } else { None },
+                    rows: new,
+                    messages: parsed.map(|mut p| p.split_off(skip)),
+                })
+            }
+            Err(reason) => {
+                let name = &self.config.name;
+                if self.config.delete_after_commit {
+                    tracing::debug!(source = %name, %reason, "queue ids started again; reading it from its start");
+                } else {
+                    tracing::warn!(source = %name, %reason, "queue was recreated; reading it from its start");
+                }
+                polled.restarted = Some(reason);
+                let restart_window = self.blocking(move |r| r.read_window(None, limit)).await?;
+                Ok(Resolved {
+                    generation: cursor.generation + 1,
+                    rows: restart_window.rows,
+                    messages: None,
+                    confirmed: None,
+                })
+            }
+        }
+    }
+
+    /// Starts reading the next window while PostgreSQL stores this one. It starts at this
+    /// batch's last row, where the cursor will be once this commits; if the commit fails the
+    /// read is dropped with the rest of the poll.
+    fn read_ahead(&self, messages: &[Message], limit: u64) -> Prefetch {
+        let next = messages.last().map(|m| m.queue_id);
+        let task = self.spawn(move |r| {
+            let window = r.read_window(next, limit + 1)?;
+            let parsed = window.rows.iter().map(message::parse).collect();
+            Ok((window, parsed))
+        });
+        (next, task)
+    }
+
+    /// Takes in what a commit made true: the jobs' open runs with their new job ids, the
+    /// cursor this worker wrote, the poll's figures, and a warning per rejected message.
+    fn committed(
+        &mut self,
+        plan: runs::Plan,
+        new_ids: &[i64],
+        generation: i64,
+        messages: &[Message],
+        polled: &mut Polled,
+    ) {
+        for (job, state) in plan.open_after {
+            let committed = state.map(|o| OpenRun {
+                run: match o.run {
+                    RunRef::New(i) => RunRef::Existing(new_ids[i]),
+                    existing => existing,
+                },
+                errors: o.errors,
+            });
+            self.open.insert(job, committed);
+        }
+        let last = messages.last().map(|m| (m.queue_id, m.fingerprint));
+        self.seen = Some(Cursor { generation, last });
+        let tally = Tally::of(messages);
+        polled.rejected += tally.rejected;
+        polled.stored += tally.stored;
+        polled.batches += 1;
+        let name = &self.config.name;
+        for m in messages.iter().filter(|m| m.reject_reason.is_some()) {
+            tracing::warn!(source = %name, queue_id = m.queue_id, reason = m.reject_reason.as_deref().unwrap_or(""), "message rejected (stored aside, not applied)");
         }
     }
 

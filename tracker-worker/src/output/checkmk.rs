@@ -3,10 +3,11 @@
 //! cats), as a spool file with a `<<<local:sep(0)>>>` header, and printed by `check`.
 
 use super::{push_number, write_atomic, write_replace, OutputError, Report};
-use crate::rules::{Evaluation, Metric};
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use tracker_core::identity::job_key;
+use tracker_core::rules::{Evaluation, Metric};
 
 /// First line of a spool file: a local-check section whose lines are not split at spaces.
 pub const SPOOL_HEADER: &str = "<<<local:sep(0)>>>";
@@ -75,7 +76,7 @@ pub fn local_check_line(service: &str, eval: &Evaluation) -> String {
 /// duplicated). `/`, NUL and a leading dot, which would escape the directory or hide the
 /// file from `cat *.state`, become `_`.
 pub fn state_file_name(job: &str, env: &str) -> String {
-    let mut name: String = format!("{job}__{env}")
+    let mut name: String = job_key(job, env)
         .chars()
         .map(|c| if c == '/' || c == '\0' { '_' } else { c })
         .collect();

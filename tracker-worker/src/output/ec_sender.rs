@@ -52,7 +52,6 @@
 
 use super::{ec_message, EcFormat, Report};
 use crate::config::EcTarget;
-use crate::rules::{Evaluation, State};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
@@ -62,6 +61,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSock
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tracker_core::rules::{Evaluation, State};
 
 /// Most messages the outbox keeps; the oldest beyond it are dropped.
 pub const OUTBOX_CAP: u64 = 100_000;

@@ -3,8 +3,10 @@
 //! application and (optionally) host. Only the formatting lives here; sending and queueing
 //! belong to the sender.
 
-use crate::rules::{Evaluation, State};
+use crate::host::local_hostname;
 use chrono::{DateTime, SecondsFormat, Utc};
+use tracker_core::model::EventConsole;
+use tracker_core::rules::{Evaluation, State};
 
 /// The parts of an Event Console message that come from the tracker's setup, not the job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,24 @@ impl Default for EcFormat {
             facility: 1,
             service_level: 0,
             host: None,
+        }
+    }
+}
+
+/// The message header a configuration asks for.
+pub trait EcHeader {
+    /// The header of `[output.event_console]`; an unset hostname becomes this machine's name.
+    fn format(&self) -> EcFormat;
+}
+
+impl EcHeader for EventConsole {
+    fn format(&self) -> EcFormat {
+        EcFormat {
+            hostname: self.hostname.clone().unwrap_or_else(local_hostname),
+            app_name: self.app_name.clone(),
+            facility: self.facility,
+            service_level: self.service_level,
+            host: self.host.clone(),
         }
     }
 }

@@ -18,11 +18,11 @@ pub use checkmk::{
     write_spool, write_state_files, SPOOL_HEADER,
 };
 pub use ec_sender::{EcError, Outbox, OUTBOX_CAP, PIPE_BUF, UDP_PROBE_WAIT};
-pub use event_console::{ec_message, sd_escape, syslog_severity, EcFormat};
+pub use event_console::{ec_message, sd_escape, syslog_severity, EcFormat, EcHeader};
 pub use prometheus::{escape_label_value, prometheus_text};
 
-use crate::rules::{CompiledJob, Evaluation};
 use std::path::PathBuf;
+use tracker_core::rules::{CompiledJob, Evaluation};
 
 /// A job with its evaluation: what every output is made of.
 pub type Report<'a> = (&'a CompiledJob, &'a Evaluation);

@@ -4,8 +4,8 @@
 //! scrape job's own label.
 
 use super::{push_number, Report};
-use crate::rules::Evaluation;
 use chrono::{DateTime, Utc};
+use tracker_core::rules::Evaluation;
 
 /// A label value, escaped as the format requires: `\`, `"` and newline.
 pub fn escape_label_value(value: &str) -> String {

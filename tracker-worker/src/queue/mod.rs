@@ -136,22 +136,17 @@ impl Serialize for LegacyMessage {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("LegacyMessage", 6)?;
         st.serialize_field("_id", &self.id)?;
-        st.serialize_field("timestamp", &self.timestamp.to_legacy_json())?;
-        st.serialize_field("instance", &self.instance.to_legacy_json())?;
-        st.serialize_field("job", &self.job.to_legacy_json())?;
-        st.serialize_field("event", &self.event.to_legacy_json())?;
-        st.serialize_field("message", &self.message.to_legacy_json())?;
+        st.serialize_field("timestamp", &value::legacy_json(&self.timestamp))?;
+        st.serialize_field("instance", &value::legacy_json(&self.instance))?;
+        st.serialize_field("job", &value::legacy_json(&self.job))?;
+        st.serialize_field("event", &value::legacy_json(&self.event))?;
+        st.serialize_field("message", &value::legacy_json(&self.message))?;
         st.end()
     }
 }
 
-/// What the tracker reads in one go: the lowest id in the queue (to notice ids that started
-/// again) and the rows from a given id on, all from one consistent snapshot.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Window {
-    pub min_id: Option<i64>,
-    pub rows: Vec<QueueRow>,
-}
+/// What the tracker reads of a queue in one go (see [`tracker_core::row::Window`]).
+pub type Window = tracker_core::row::Window<QueueRow>;
 
 /// An open queue file.
 pub struct Queue {
@@ -439,11 +434,11 @@ fn legacy_rows(
 fn queue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueRow> {
     Ok(QueueRow {
         id: r.get(0)?,
-        timestamp: SqlValue::from_ref(r.get_ref(1)?),
-        instance: SqlValue::from_ref(r.get_ref(2)?),
-        job: SqlValue::from_ref(r.get_ref(3)?),
-        event: SqlValue::from_ref(r.get_ref(4)?),
-        message: SqlValue::from_ref(r.get_ref(5)?),
+        timestamp: value::value_of(r.get_ref(1)?),
+        instance: value::value_of(r.get_ref(2)?),
+        job: value::value_of(r.get_ref(3)?),
+        event: value::value_of(r.get_ref(4)?),
+        message: value::value_of(r.get_ref(5)?),
     })
 }
 

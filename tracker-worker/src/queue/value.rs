@@ -19,139 +19,104 @@ use base64::Engine as _;
 use rusqlite::types::ValueRef;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
-use std::borrow::Cow;
+pub use tracker_core::row::SqlValue;
+use tracker_core::row::{self, Record};
 
-/// One SQLite value with its storage class kept.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    Null,
-    Integer(i64),
-    Real(f64),
-    /// TEXT that is valid UTF-8.
-    Text(String),
-    /// TEXT whose bytes are not valid UTF-8 (SQLite does not check what it is given).
-    InvalidText(Vec<u8>),
-    Blob(Vec<u8>),
+/// A value read from SQLite, its storage class kept.
+pub fn value_of(value: ValueRef<'_>) -> SqlValue {
+    match value {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(i) => SqlValue::Integer(i),
+        ValueRef::Real(f) => SqlValue::Real(f),
+        ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(s) => SqlValue::Text(s.to_owned()),
+            Err(_) => SqlValue::InvalidText(bytes.to_vec()),
+        },
+        ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
+    }
 }
 
-impl SqlValue {
-    pub fn from_ref(value: ValueRef<'_>) -> Self {
-        match value {
-            ValueRef::Null => SqlValue::Null,
-            ValueRef::Integer(i) => SqlValue::Integer(i),
-            ValueRef::Real(f) => SqlValue::Real(f),
-            ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
-                Ok(s) => SqlValue::Text(s.to_owned()),
-                Err(_) => SqlValue::InvalidText(bytes.to_vec()),
-            },
-            ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
-        }
+/// JSON for the legacy output: like Python's `json.dumps` of what its sqlite module
+/// returned, except that bytes it could not decode become lossy text instead of a crash.
+pub(crate) fn legacy_json(v: &SqlValue) -> Value {
+    match v {
+        SqlValue::Null => Value::Null,
+        SqlValue::Integer(i) => Value::from(*i),
+        SqlValue::Real(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        other => other
+            .lossy_text()
+            .map_or(Value::Null, |s| Value::String(s.into_owned())),
     }
+}
 
-    /// The value as clean text, if it is valid UTF-8 TEXT.
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            SqlValue::Text(s) => Some(s),
-            _ => None,
-        }
+/// The field value and, when JSON cannot carry the value exactly, its `raw` entry.
+fn encode(v: &SqlValue) -> (Value, Option<RawEntry>) {
+    match v {
+        SqlValue::Null => (Value::Null, None),
+        SqlValue::Integer(i) => (Value::from(*i), None),
+        SqlValue::Real(f) => match Number::from_f64(*f) {
+            Some(n) => (Value::Number(n), None),
+            None => {
+                let text = if *f > 0.0 { "Infinity" } else { "-Infinity" };
+                (Value::String(text.into()), Some(RawEntry::real()))
+            }
+        },
+        SqlValue::Text(s) => (Value::String(s.clone()), None),
+        SqlValue::InvalidText(b) => (
+            Value::String(String::from_utf8_lossy(b).into_owned()),
+            Some(RawEntry::bytes("text", b)),
+        ),
+        SqlValue::Blob(b) => (
+            Value::String(String::from_utf8_lossy(b).into_owned()),
+            Some(RawEntry::bytes("blob", b)),
+        ),
     }
+}
 
-    /// A readable rendering for people and for the legacy JSON (`list`, `remove`): text and
-    /// blobs as lossy UTF-8, numbers in decimal, NULL as `None`.
-    pub fn lossy_text(&self) -> Option<Cow<'_, str>> {
-        match self {
-            SqlValue::Null => None,
-            SqlValue::Integer(i) => Some(Cow::Owned(i.to_string())),
-            SqlValue::Real(f) => Some(Cow::Owned(f.to_string())),
-            SqlValue::Text(s) => Some(Cow::Borrowed(s)),
-            SqlValue::InvalidText(b) | SqlValue::Blob(b) => Some(String::from_utf8_lossy(b)),
-        }
-    }
-
-    /// JSON for the legacy output: like Python's `json.dumps` of what its sqlite module
-    /// returned, except that bytes it could not decode become lossy text instead of a crash.
-    pub(crate) fn to_legacy_json(&self) -> Value {
-        match self {
-            SqlValue::Null => Value::Null,
-            SqlValue::Integer(i) => Value::from(*i),
-            SqlValue::Real(f) => Number::from_f64(*f).map_or(Value::Null, Value::Number),
-            other => other
-                .lossy_text()
-                .map_or(Value::Null, |s| Value::String(s.into_owned())),
-        }
-    }
-
-    /// The field value and, when JSON cannot carry the value exactly, its `raw` entry.
-    fn encode(&self) -> (Value, Option<RawEntry>) {
-        match self {
-            SqlValue::Null => (Value::Null, None),
-            SqlValue::Integer(i) => (Value::from(*i), None),
-            SqlValue::Real(f) => match Number::from_f64(*f) {
-                Some(n) => (Value::Number(n), None),
-                None => {
-                    let text = if *f > 0.0 { "Infinity" } else { "-Infinity" };
-                    (Value::String(text.into()), Some(RawEntry::real()))
-                }
-            },
-            SqlValue::Text(s) => (Value::String(s.clone()), None),
-            SqlValue::InvalidText(b) => (
-                Value::String(String::from_utf8_lossy(b).into_owned()),
-                Some(RawEntry::bytes("text", b)),
-            ),
-            SqlValue::Blob(b) => (
-                Value::String(String::from_utf8_lossy(b).into_owned()),
-                Some(RawEntry::bytes("blob", b)),
-            ),
-        }
-    }
-
-    fn decode(field: &str, value: &Value, raw: Option<&RawEntry>) -> Result<Self, LineError> {
-        let bad = |what: String| LineError::Field {
-            field: field.to_owned(),
-            message: what,
-        };
-        if let Some(raw) = raw {
-            return match (raw.kind.as_str(), &raw.base64, value) {
-                ("real", _, Value::String(s)) if s == "Infinity" => {
-                    Ok(SqlValue::Real(f64::INFINITY))
-                }
-                ("real", _, Value::String(s)) if s == "-Infinity" => {
-                    Ok(SqlValue::Real(f64::NEG_INFINITY))
-                }
-                ("text", Some(b64), _) | ("blob", Some(b64), _) => {
-                    let bytes = BASE64
-                        .decode(b64)
-                        .map_err(|e| bad(format!("raw base64 is invalid: {e}")))?;
-                    if raw.kind == "blob" {
-                        Ok(SqlValue::Blob(bytes))
-                    } else {
-                        Ok(match String::from_utf8(bytes) {
-                            Ok(s) => SqlValue::Text(s),
-                            Err(e) => SqlValue::InvalidText(e.into_bytes()),
-                        })
-                    }
-                }
-                (kind, _, _) => Err(bad(format!("unusable raw entry of type `{kind}`"))),
-            };
-        }
-        match value {
-            Value::Null => Ok(SqlValue::Null),
-            Value::String(s) => Ok(SqlValue::Text(s.clone())),
-            Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Ok(SqlValue::Integer(i))
-                } else if n.is_u64() {
-                    Err(bad("integer out of range".into()))
+fn decode(field: &str, value: &Value, raw: Option<&RawEntry>) -> Result<SqlValue, LineError> {
+    let bad = |what: String| LineError::Field {
+        field: field.to_owned(),
+        message: what,
+    };
+    if let Some(raw) = raw {
+        return match (raw.kind.as_str(), &raw.base64, value) {
+            ("real", _, Value::String(s)) if s == "Infinity" => Ok(SqlValue::Real(f64::INFINITY)),
+            ("real", _, Value::String(s)) if s == "-Infinity" => {
+                Ok(SqlValue::Real(f64::NEG_INFINITY))
+            }
+            ("text", Some(b64), _) | ("blob", Some(b64), _) => {
+                let bytes = BASE64
+                    .decode(b64)
+                    .map_err(|e| bad(format!("raw base64 is invalid: {e}")))?;
+                if raw.kind == "blob" {
+                    Ok(SqlValue::Blob(bytes))
                 } else {
-                    n.as_f64()
-                        .map(SqlValue::Real)
-                        .ok_or_else(|| bad("number out of range".into()))
+                    Ok(match String::from_utf8(bytes) {
+                        Ok(s) => SqlValue::Text(s),
+                        Err(e) => SqlValue::InvalidText(e.into_bytes()),
+                    })
                 }
             }
-            other => Err(bad(format!(
-                "expected null, a number or a string, found {other}"
-            ))),
+            (kind, _, _) => Err(bad(format!("unusable raw entry of type `{kind}`"))),
+        };
+    }
+    match value {
+        Value::Null => Ok(SqlValue::Null),
+        Value::String(s) => Ok(SqlValue::Text(s.clone())),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Ok(SqlValue::Integer(i))
+            } else if n.is_u64() {
+                Err(bad("integer out of range".into()))
+            } else {
+                n.as_f64()
+                    .map(SqlValue::Real)
+                    .ok_or_else(|| bad("number out of range".into()))
+            }
         }
+        other => Err(bad(format!(
+            "expected null, a number or a string, found {other}"
+        ))),
     }
 }
 
@@ -252,7 +217,7 @@ struct WireRow {
 }
 
 impl QueueRow {
-    fn fields(&self) -> [&SqlValue; 5] {
+    pub fn fields(&self) -> [&SqlValue; 5] {
         [
             &self.timestamp,
             &self.instance,
@@ -262,34 +227,10 @@ impl QueueRow {
         ]
     }
 
-    /// A stable 64-bit hash of the row's content (everything but the id): FNV-1a over each
-    /// field's storage class and exact bytes. The tracker keeps it with its cursor to tell
-    /// "the row I stopped at" from a different row that got the same id after the queue was
-    /// emptied or recreated (SQLite reuses ids of a `messages` table without AUTOINCREMENT).
+    /// A stable 64-bit hash of the row's content (everything but the id): see
+    /// [`tracker_core::row::fingerprint`].
     pub fn fingerprint(&self) -> u64 {
-        const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-        const PRIME: u64 = 0x0000_0100_0000_01b3;
-        let mut hash = OFFSET;
-        let mut feed = |bytes: &[u8]| {
-            for b in bytes {
-                hash ^= u64::from(*b);
-                hash = hash.wrapping_mul(PRIME);
-            }
-        };
-        for value in self.fields() {
-            let (tag, bytes): (u8, std::borrow::Cow<'_, [u8]>) = match value {
-                SqlValue::Null => (0, Cow::Borrowed(&[])),
-                SqlValue::Integer(i) => (1, Cow::Owned(i.to_le_bytes().to_vec())),
-                SqlValue::Real(f) => (2, Cow::Owned(f.to_bits().to_le_bytes().to_vec())),
-                SqlValue::Text(s) => (3, Cow::Borrowed(s.as_bytes())),
-                SqlValue::InvalidText(b) => (3, Cow::Borrowed(b.as_slice())),
-                SqlValue::Blob(b) => (4, Cow::Borrowed(b.as_slice())),
-            };
-            feed(&[tag]);
-            feed(&(bytes.len() as u64).to_le_bytes());
-            feed(&bytes);
-        }
-        hash
+        row::fingerprint(self.fields())
     }
 
     /// The timestamp as a Julian day number, if it is stored as a finite number.
@@ -307,7 +248,7 @@ impl QueueRow {
         let mut values = Vec::with_capacity(FIELDS.len());
         let mut raw = Vec::new();
         for (name, value) in FIELDS.iter().zip(self.fields()) {
-            let (json, raw_entry) = value.encode();
+            let (json, raw_entry) = encode(value);
             values.push(json);
             if let Some(entry) = raw_entry {
                 raw.push((*name, entry));
@@ -341,7 +282,7 @@ impl QueueRow {
                 })?;
             raw.insert(name.as_str(), entry);
         }
-        let decode = |name: &str, value: &Value| SqlValue::decode(name, value, raw.get(name));
+        let decode = |name: &str, value: &Value| decode(name, value, raw.get(name));
         Ok(QueueRow {
             id: wire.id,
             timestamp: decode("timestamp", &wire.timestamp)?,
@@ -350,6 +291,18 @@ impl QueueRow {
             event: decode("event", &wire.event)?,
             message: decode("message", &wire.message)?,
         })
+    }
+}
+
+impl Record for QueueRow {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn fields(&self) -> [&SqlValue; 5] {
+        QueueRow::fields(self)
+    }
+    fn exact_line(&self) -> String {
+        self.to_json_line()
     }
 }
 

@@ -5,18 +5,17 @@
 //! a row lock) is what keeps ingest exactly-once even when two trackers or a restarted one
 //! race for a source; the leases only keep them from doing the same work twice.
 
+mod commit;
 pub mod connect;
 
-use crate::ingest::cursor::Cursor;
-use crate::ingest::message::Message;
-use crate::ingest::runs::{OpenRun, Plan, RunRef};
 use chrono::{DateTime, Utc};
-use futures_util::pin_mut;
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Statement};
+use tracker_core::ingest::cursor::Cursor;
+use tracker_core::ingest::message::Message;
+use tracker_core::ingest::runs::{OpenRun, Plan, RunRef};
 
 /// job_log.pid of tracked runs: no backend of this server runs them.
 const TRACKED_PID: i32 = 0;
@@ -266,220 +265,6 @@ impl Store {
             .await?;
         Ok(row.get(0))
     }
-
-    /// Stores a batch in one transaction; returns the job ids of the runs it opened, in the
-    /// order of `plan.new_runs`.
-    pub async fn commit(&mut self, batch: &Batch<'_>) -> Result<Vec<i64>, StoreError> {
-        let st = &self.st;
-        let tx = self.client.transaction().await?;
-        let row = tx.query_one(&st.lock_cursor, &[&batch.source]).await?;
-        let current = cursor_of(row.get(0), row.get(1), row.get(2));
-        if current != batch.expected {
-            return Err(StoreError::CursorMoved(batch.source.to_owned()));
-        }
-
-        let plan = batch.plan;
-        let new_ids: Vec<i64> = if plan.new_runs.is_empty() {
-            Vec::new()
-        } else {
-            let n = i32::try_from(plan.new_runs.len()).unwrap_or(i32::MAX);
-            tx.query(&st.next_job_ids, &[&n])
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect()
-        };
-        let job_id = |run: RunRef| -> i64 {
-            match run {
-                RunRef::Existing(id) => id,
-                RunRef::New(i) => new_ids[i],
-            }
-        };
-
-        // Runs the batch opens and also ends are inserted ended: no UPDATE for them. Each
-        // gets its end, its status text and the alert code of that text (what job_log's
-        // trigger would look up: the lowest code with that text, none if no code has it).
-        let mut closed: Vec<Option<Closed>> = vec![None; plan.new_runs.len()];
-        if plan.ends.iter().any(|e| matches!(e.run, RunRef::New(_))) {
-            let texts: HashMap<i32, String> = tx
-                .query(&st.status_texts, &[])
-                .await?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
-                .collect();
-            for e in &plan.ends {
-                if let RunRef::New(i) = e.run {
-                    let status = texts
-                        .get(&e.code)
-                        .cloned()
-                        .unwrap_or_else(|| "CRITICAL".to_owned());
-                    let code = texts
-                        .iter()
-                        .filter(|(_, text)| **text == status)
-                        .map(|(code, _)| *code)
-                        .min();
-                    closed[i] = Some(Closed {
-                        at: e.at,
-                        status,
-                        code,
-                    });
-                }
-            }
-        }
-
-        // Runs first (the steps' foreign key needs them), then the steps, the messages,
-        // and the ends in message order.
-        if !plan.new_runs.is_empty() {
-            let sink = tx.copy_in(&st.copy_runs).await?;
-            let w = BinaryCopyInWriter::new(
-                sink,
-                &[
-                    Type::INT8,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::TIMESTAMPTZ,
-                    Type::INT4,
-                    Type::TIMESTAMPTZ,
-                    Type::TEXT,
-                ],
-            );
-            pin_mut!(w);
-            for ((run, id), end) in plan.new_runs.iter().zip(&new_ids).zip(&closed) {
-                let end_time = end.as_ref().map(|c| c.at);
-                let status = end.as_ref().map(|c| c.status.as_str());
-                w.as_mut()
-                    .write(&[
-                        id,
-                        &batch.source,
-                        &run.job_name,
-                        &run.start,
-                        &TRACKED_PID,
-                        &end_time,
-                        &status,
-                    ])
-                    .await?;
-            }
-            w.finish().await?;
-        }
-        if !plan.steps.is_empty() {
-            let ids: Vec<i64> = plan.steps.iter().map(|s| job_id(s.run)).collect();
-            let actions: Vec<&str> = plan.steps.iter().map(|s| s.action.as_str()).collect();
-            let times: Vec<DateTime<Utc>> = plan.steps.iter().map(|s| s.at).collect();
-            let statuses: Vec<&str> = plan.steps.iter().map(|s| s.status.as_str()).collect();
-            let messages: Vec<Option<&str>> =
-                plan.steps.iter().map(|s| s.message.as_deref()).collect();
-            tx.execute(
-                &st.add_steps,
-                &[&ids, &actions, &times, &statuses, &messages],
-            )
-            .await?;
-        }
-        {
-            let sink = tx.copy_in(&st.copy_messages).await?;
-            let w = BinaryCopyInWriter::new(
-                sink,
-                &[
-                    Type::TEXT,
-                    Type::INT8,
-                    Type::INT8,
-                    Type::TIMESTAMPTZ,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::TEXT,
-                    Type::BYTEA,
-                    Type::TEXT,
-                    Type::INT8,
-                ],
-            );
-            pin_mut!(w);
-            for (m, run) in batch.messages.iter().zip(&plan.message_runs) {
-                let raw = m.raw.as_deref().map(str::as_bytes);
-                let run_id = run.map(job_id);
-                let values: [&(dyn ToSql + Sync); 11] = [
-                    &batch.source,
-                    &batch.generation,
-                    &m.queue_id,
-                    &m.queued_at,
-                    &m.instance,
-                    &m.job,
-                    &m.event,
-                    &m.message,
-                    &raw,
-                    &m.reject_reason,
-                    &run_id,
-                ];
-                w.as_mut().write(&values).await?;
-            }
-            w.finish().await?;
-        }
-        if !plan.ends.is_empty() {
-            let open_before = plan
-                .ends
-                .iter()
-                .filter(|e| matches!(e.run, RunRef::Existing(_)));
-            let ids: Vec<i64> = open_before.clone().map(|e| job_id(e.run)).collect();
-            let times: Vec<DateTime<Utc>> = open_before.clone().map(|e| e.at).collect();
-            let codes: Vec<i32> = open_before.map(|e| e.code).collect();
-            let mut closed_ids: Vec<i64> = Vec::new();
-            let mut closed_names: Vec<&str> = Vec::new();
-            let mut closed_codes: Vec<Option<i32>> = Vec::new();
-            for e in &plan.ends {
-                if let RunRef::New(i) = e.run {
-                    closed_ids.push(new_ids[i]);
-                    closed_names.push(&plan.new_runs[i].job_name);
-                    closed_codes.push(closed[i].as_ref().and_then(|c| c.code));
-                }
-            }
-            tx.execute(
-                &st.end_runs,
-                &[
-                    &ids,
-                    &times,
-                    &codes,
-                    &closed_ids,
-                    &closed_names,
-                    &closed_codes,
-                ],
-            )
-            .await?;
-        }
-
-        let last = batch.messages.last().map(|m| (m.queue_id, m.fingerprint));
-        let (last_id, last_fp) = match last {
-            Some((id, fp)) => (Some(id), Some(fp as i64)),
-            None => (None, None),
-        };
-        let rejected = batch
-            .messages
-            .iter()
-            .filter(|m| m.reject_reason.is_some())
-            .count() as i64;
-        let stored = batch.messages.len() as i64 - rejected;
-        tx.execute(
-            &st.advance_cursor,
-            &[
-                &batch.source,
-                &batch.generation,
-                &last_id,
-                &last_fp,
-                &stored,
-                &rejected,
-            ],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(new_ids)
-    }
-}
-
-/// How a run that a batch opens and ends is inserted.
-#[derive(Debug, Clone)]
-struct Closed {
-    at: DateTime<Utc>,
-    status: String,
-    /// The alert code job_log's trigger would find for `status`.
-    code: Option<i32>,
 }
 
 /// A server error as its message (with its detail) and SQLSTATE; anything else (a refused

@@ -29,17 +29,7 @@ pub(super) fn verify(session: &Session, config: &SshSource, host: &str) -> Resul
         host: host.to_owned(),
         message,
     };
-    let (blob, _) = session
-        .host_key()
-        .ok_or_else(|| refuse("the server presented no host key".into()))?;
-    let key = PresentedKey {
-        blob,
-        kind: key_type(blob).unwrap_or_else(|| "unknown-type".into()),
-        fingerprint: session
-            .host_key_hash(HashType::Sha256)
-            .map(|h| format!("SHA256:{}", STANDARD_NO_PAD.encode(h)))
-            .unwrap_or_else(|| "SHA256:(unavailable)".into()),
-    };
+    let key = presented_key(session).map_err(refuse)?;
     if config.host_key_policy == HostKeyPolicy::Off {
         tracing::warn!(
             host,
@@ -56,37 +46,7 @@ pub(super) fn verify(session: &Session, config: &SshSource, host: &str) -> Resul
         )
     })?;
     let entry = entry_name(&config.address, config.port);
-    let text = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(refuse(format!("cannot read {}: {e}", path.display()))),
-    };
-    let mut known = session
-        .known_hosts()
-        .map_err(|e| refuse(format!("cannot set up the known_hosts check: {e}")))?;
-    for (n, raw) in text.split(|&b| b == b'\n').enumerate() {
-        let line = String::from_utf8_lossy(raw);
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(marked) = line.strip_prefix('@') {
-            if is_revoked(marked, key.blob) {
-                return Err(refuse(format!(
-                    "the {} key {} it presented is marked @revoked in {} (line {}); nothing was read",
-                    key.kind,
-                    key.fingerprint,
-                    path.display(),
-                    n + 1
-                )));
-            }
-            continue;
-        }
-        if let Err(e) = known.read_str(line, KnownHostFileKind::OpenSSH) {
-            tracing::debug!(file = %path.display(), line = n + 1, error = %e, "known_hosts line skipped");
-        }
-    }
-    let missing = text.is_empty() && !path.exists();
+    let (known, missing) = read_known_hosts(session, &path, &key).map_err(refuse)?;
     match known.check_port(&config.address, config.port, key.blob) {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(refuse(mismatch_message(config, &entry, &path, &key))),
@@ -117,6 +77,62 @@ pub(super) fn verify(session: &Session, config: &SshSource, host: &str) -> Resul
             path.display()
         ))),
     }
+}
+
+/// The server's key with its type and fingerprint.
+fn presented_key(session: &Session) -> Result<PresentedKey<'_>, String> {
+    let (blob, _) = session
+        .host_key()
+        .ok_or_else(|| "the server presented no host key".to_owned())?;
+    Ok(PresentedKey {
+        blob,
+        kind: key_type(blob).unwrap_or_else(|| "unknown-type".into()),
+        fingerprint: session
+            .host_key_hash(HashType::Sha256)
+            .map(|h| format!("SHA256:{}", STANDARD_NO_PAD.encode(h)))
+            .unwrap_or_else(|| "SHA256:(unavailable)".into()),
+    })
+}
+
+/// The known_hosts file loaded line by line into libssh2's checker (lines it cannot parse
+/// skipped), refusing a key marked `@revoked`; and whether the file is missing.
+fn read_known_hosts(
+    session: &Session,
+    path: &Path,
+    key: &PresentedKey,
+) -> Result<(ssh2::KnownHosts, bool), String> {
+    let text = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let mut known = session
+        .known_hosts()
+        .map_err(|e| format!("cannot set up the known_hosts check: {e}"))?;
+    for (n, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let line = String::from_utf8_lossy(raw);
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(marked) = line.strip_prefix('@') {
+            if is_revoked(marked, key.blob) {
+                return Err(format!(
+                    "the {} key {} it presented is marked @revoked in {} (line {}); nothing was read",
+                    key.kind,
+                    key.fingerprint,
+                    path.display(),
+                    n + 1
+                ));
+            }
+            continue;
+        }
+        if let Err(e) = known.read_str(line, KnownHostFileKind::OpenSSH) {
+            tracing::debug!(file = %path.display(), line = n + 1, error = %e, "known_hosts line skipped");
+        }
+    }
+    let missing = text.is_empty() && !path.exists();
+    Ok((known, missing))
 }
 
 /// The configured known_hosts file, else `~/.ssh/known_hosts` of the user running us.

@@ -200,88 +200,112 @@ impl Connection {
     }
 
     fn run_on(&self, channel: &mut Channel, stdin: &[u8]) -> Result<Output, SourceError> {
-        let (host, timeout) = (self.host.as_str(), self.timeout);
-        // A command that fails at once (not installed) stops reading stdin; its stderr and
-        // status say more than the failed write, so that error is reported only if they
-        // do not.
+        let write_error = self.send_stdin(channel, stdin)?;
+        let streams = self.collect(channel)?;
+        self.finish(channel, streams, write_error)
+    }
+
+    /// Writes the script and closes stdin. A command that fails at once (not installed)
+    /// stops reading stdin; its stderr and status say more than the failed write, so that
+    /// error is handed back to be reported only if they do not.
+    fn send_stdin(
+        &self,
+        channel: &mut Channel,
+        stdin: &[u8],
+    ) -> Result<Option<io::Error>, SourceError> {
         let write_error = channel
             .write_all(stdin)
             .and_then(|()| channel.flush())
             .err();
         if write_error.is_none() {
-            channel
-                .send_eof()
-                .map_err(|e| ssh_error(host, timeout, "closing the command's stdin", &e))?;
+            channel.send_eof().map_err(|e| {
+                ssh_error(&self.host, self.timeout, "closing the command's stdin", &e)
+            })?;
         }
+        Ok(write_error)
+    }
 
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        let mut stderr_dropped = 0usize;
+    /// Reads stdout and stderr to their ends in slices of [`POLL`], then puts the session's
+    /// blocking mode and timeout back, whatever happened.
+    fn collect(&self, channel: &mut Channel) -> Result<Streams, SourceError> {
+        let mut streams = Streams::default();
+        self.session.set_timeout(timeout_ms(POLL));
+        let result = self.pump(channel, &mut streams);
+        self.session.set_blocking(true);
+        self.session.set_timeout(timeout_ms(self.timeout));
+        result.map(|()| streams)
+    }
+
+    fn pump(&self, channel: &mut Channel, s: &mut Streams) -> Result<(), SourceError> {
+        let (host, timeout) = (self.host.as_str(), self.timeout);
         let (mut out_done, mut err_done) = (false, false);
         let mut buf = vec![0u8; 256 * 1024];
         let mut last_progress = Instant::now();
-        self.session.set_timeout(timeout_ms(POLL));
-        let result = (|| -> Result<(), SourceError> {
-            while !(out_done && err_done) {
-                if !err_done {
-                    self.session.set_blocking(false);
-                    let drained = drain_stderr(channel, &mut buf, &mut stderr, &mut stderr_dropped);
-                    self.session.set_blocking(true);
-                    match drained {
-                        Ok((n, eof)) => {
-                            if n > 0 {
-                                last_progress = Instant::now();
-                            }
-                            err_done = eof;
-                        }
-                        Err(e) => return Err(io_error(host, timeout, "reading stderr", &e)),
-                    }
-                }
-                if !out_done {
-                    match channel.read(&mut buf) {
-                        Ok(0) => out_done = true,
-                        Ok(n) => {
-                            if stdout.len() + n > STDOUT_MAX {
-                                return Err(SourceError::Protocol {
-                                    host: host.to_owned(),
-                                    message: format!(
-                                        "more than {} MiB of output; lower read_batch_size",
-                                        STDOUT_MAX >> 20
-                                    ),
-                                });
-                            }
-                            stdout.extend_from_slice(&buf[..n]);
+        while !(out_done && err_done) {
+            if !err_done {
+                self.session.set_blocking(false);
+                let drained = drain_stderr(channel, &mut buf, &mut s.stderr, &mut s.stderr_dropped);
+                self.session.set_blocking(true);
+                match drained {
+                    Ok((n, eof)) => {
+                        if n > 0 {
                             last_progress = Instant::now();
                         }
-                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
-                        Err(e) => return Err(io_error(host, timeout, "reading the output", &e)),
+                        err_done = eof;
                     }
-                } else if !err_done {
-                    // Only stderr is left: wait for it in slices as well.
-                    match channel.stderr().read(&mut buf) {
-                        Ok(0) => err_done = true,
-                        Ok(n) => {
-                            keep(&mut stderr, &mut stderr_dropped, &buf[..n]);
-                            last_progress = Instant::now();
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
-                        Err(e) => return Err(io_error(host, timeout, "reading stderr", &e)),
-                    }
-                }
-                if last_progress.elapsed() > timeout {
-                    return Err(SourceError::Timeout {
-                        host: host.to_owned(),
-                        seconds: timeout.as_secs().max(1),
-                        during: "waiting for the command's output".into(),
-                    });
+                    Err(e) => return Err(io_error(host, timeout, "reading stderr", &e)),
                 }
             }
-            Ok(())
-        })();
-        self.session.set_blocking(true);
-        self.session.set_timeout(timeout_ms(timeout));
-        result?;
+            if !out_done {
+                match channel.read(&mut buf) {
+                    Ok(0) => out_done = true,
+                    Ok(n) => {
+                        if s.stdout.len() + n > STDOUT_MAX {
+                            return Err(SourceError::Protocol {
+                                host: host.to_owned(),
+                                message: format!(
+                                    "more than {} MiB of output; lower read_batch_size",
+                                    STDOUT_MAX >> 20
+                                ),
+                            });
+                        }
+                        s.stdout.extend_from_slice(&buf[..n]);
+                        last_progress = Instant::now();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+                    Err(e) => return Err(io_error(host, timeout, "reading the output", &e)),
+                }
+            } else if !err_done {
+                // Only stderr is left: wait for it in slices as well.
+                match channel.stderr().read(&mut buf) {
+                    Ok(0) => err_done = true,
+                    Ok(n) => {
+                        keep(&mut s.stderr, &mut s.stderr_dropped, &buf[..n]);
+                        last_progress = Instant::now();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+                    Err(e) => return Err(io_error(host, timeout, "reading stderr", &e)),
+                }
+            }
+            if last_progress.elapsed() > timeout {
+                return Err(SourceError::Timeout {
+                    host: host.to_owned(),
+                    seconds: timeout.as_secs().max(1),
+                    during: "waiting for the command's output".into(),
+                });
+            }
+        }
+        Ok(())
+    }
 
+    /// Waits for the command to end and takes its exit status or signal.
+    fn finish(
+        &self,
+        channel: &mut Channel,
+        mut s: Streams,
+        write_error: Option<io::Error>,
+    ) -> Result<Output, SourceError> {
+        let (host, timeout) = (self.host.as_str(), self.timeout);
         channel
             .wait_close()
             .map_err(|e| ssh_error(host, timeout, "waiting for the command to end", &e))?;
@@ -296,19 +320,29 @@ impl Connection {
                 .exit_status()
                 .map_err(|e| ssh_error(host, timeout, "reading the exit status", &e))?,
         };
-        if stderr_dropped > 0 {
-            stderr.extend_from_slice(format!("... ({stderr_dropped} more bytes)").as_bytes());
+        if s.stderr_dropped > 0 {
+            let note = format!("... ({} more bytes)", s.stderr_dropped);
+            s.stderr.extend_from_slice(note.as_bytes());
         }
         if let (Some(e), 0, None) = (&write_error, status, &signal) {
             return Err(io_error(host, timeout, "sending the script", e));
         }
         Ok(Output {
-            stdout,
-            stderr,
+            stdout: s.stdout,
+            stderr: s.stderr,
             status,
             signal,
         })
     }
+}
+
+/// What a command wrote, as far as it was kept.
+#[derive(Default)]
+struct Streams {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// Stderr bytes beyond what is kept.
+    stderr_dropped: usize,
 }
 
 /// Reads whatever stderr has without waiting; returns the bytes read and whether it ended.

@@ -3,6 +3,7 @@
 //! prints a status line with perfdata and one line per alert, and exits with the state
 //! (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN). Building the report is plain Rust, tested below.
 
+use super::parse_timeout;
 use crate::config::Database;
 use crate::store::connect::{pg_config, ProcessEnv};
 use crate::store::pg_error_text;
@@ -28,8 +29,8 @@ const LONG_LINE_MAX_CHARS: usize = 200;
 const CANCEL_GRACE: Duration = Duration::from_secs(1);
 
 // `@extschema@` is the quote_ident()ed schema found by find_schema.sql.
-const CHECK_SQL: &str = include_str!("../../sql/tracker/nagios_check.sql");
-const CHECK_HISTORY_SQL: &str = include_str!("../../sql/tracker/nagios_check_history.sql");
+const CHECK_SQL: &str = include_str!("../../../sql/tracker/nagios_check.sql");
+const CHECK_HISTORY_SQL: &str = include_str!("../../../sql/tracker/nagios_check_history.sql");
 
 #[derive(Debug, Args)]
 #[command(
@@ -101,57 +102,8 @@ pub struct NagiosArgs {
     pub help: Option<bool>,
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = match s.trim().parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs),
-        Ok(_) => return Err(format!("`{s}` is not a positive duration")),
-        Err(_) => crate::config::parse_duration(s)?,
-    };
-    if d.is_zero() {
-        return Err("the timeout must be longer than zero".into());
-    }
-    Ok(d)
-}
-
-/// A Nagios state, i.e. the plugin's exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Ok,
-    Warning,
-    Critical,
-    Unknown,
-}
-
-impl State {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            State::Ok => 0,
-            State::Warning => 1,
-            State::Critical => 2,
-            State::Unknown => 3,
-        }
-    }
-
-    pub fn word(self) -> &'static str {
-        match self {
-            State::Ok => "OK",
-            State::Warning => "WARNING",
-            State::Critical => "CRITICAL",
-            State::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// Which state wins when alerts disagree: CRITICAL > UNKNOWN > WARNING > OK (as Nagios'
-    /// own aggregations do: a known outage outranks not knowing).
-    fn severity(self) -> u8 {
-        match self {
-            State::Ok => 0,
-            State::Warning => 1,
-            State::Unknown => 2,
-            State::Critical => 3,
-        }
-    }
-}
+/// A Nagios state is the plugin's exit status: the core's check state and its code.
+pub use tracker_core::state::State;
 
 /// One row of check_job_status(). Every column is read as nullable: a NULL is reported,
 /// not a reason to fail the check.
@@ -220,7 +172,7 @@ pub fn report(rows: &[StatusRow], elapsed: Duration) -> Report {
         .map(|r| (r.state(), r))
         .filter(|(s, _)| *s != State::Ok)
         .collect();
-    problems.sort_by_key(|(s, _)| std::cmp::Reverse(s.severity()));
+    problems.sort_by_key(|(s, _)| std::cmp::Reverse(s.badness()));
     let count = |state: State| problems.iter().filter(|(s, _)| *s == state).count();
     let state = problems.first().map_or(State::Ok, |(s, _)| *s);
     let perfdata = format!(
@@ -246,11 +198,11 @@ pub fn report(rows: &[StatusRow], elapsed: Duration) -> Report {
         let room = SUMMARY_MAX_CHARS.saturating_sub(head.len());
         head + &join_within(&labels, room)
     };
-    let mut text = format!("{SERVICE} {} - {summary} | {perfdata}\n", state.word());
+    let mut text = format!("{SERVICE} {} - {summary} | {perfdata}\n", state.as_str());
     for (s, r) in problems.iter().take(LONG_OUTPUT_MAX_LINES) {
         let line = format!(
             "{} - {}: {}",
-            s.word(),
+            s.as_str(),
             r.label(),
             r.alert_text.as_deref().unwrap_or("")
         );
@@ -328,7 +280,7 @@ pub fn usage_error(e: &clap::Error) -> ExitCode {
     ));
     emit(&r);
     let _ = e.print();
-    ExitCode::from(r.state.exit_code())
+    ExitCode::from(r.state.code())
 }
 
 /// Runs the check, prints the report and returns its state (the exit status).
@@ -340,7 +292,7 @@ pub fn run(args: &NagiosArgs) -> State {
 
 fn emit(r: &Report) {
     // A closed stdout leaves nothing to report to; the exit status still tells the state.
-    let _ = crate::cli::print(&r.text);
+    let _ = super::print(&r.text);
 }
 
 fn check(args: &NagiosArgs) -> Report {
@@ -448,7 +400,7 @@ async fn query(
 
 async fn rows(client: &Client, history: Option<&str>) -> Result<Vec<StatusRow>, String> {
     let schema: Option<String> = client
-        .query_opt(include_str!("../../sql/tracker/find_schema.sql"), &[])
+        .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
         .await
         .map_err(|e| {
             format!(

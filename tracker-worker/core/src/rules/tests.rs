@@ -3,7 +3,8 @@
 //! disorder, clock skew, minimum run time, cron, quiet windows and the UNKNOWN cases.
 
 use super::*;
-use crate::config::{CronExpr, Global, Job, Output, QuietWindow, Schedule, TimeOfDay};
+use crate::model::{Global, Job, Output};
+use crate::schedule::{CronExpr, QuietWindow, Schedule, TimeOfDay};
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Europe::Berlin;
 
@@ -1217,14 +1218,6 @@ fn keywords_and_states() {
     ] {
         assert_eq!(reason.state(), state, "{reason:?}");
     }
-}
-
-#[test]
-fn the_benchmark_workload_evaluates() {
-    let w = bench::workload(600);
-    let counts = bench::evaluate_all(&w);
-    assert_eq!(counts.iter().sum::<usize>(), 600);
-    assert!(counts[0] > 300 && counts[2] > 0, "{counts:?}");
 }
 
 #[test]

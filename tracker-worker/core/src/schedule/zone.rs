@@ -1,7 +1,7 @@
 //! The time zone of daily start times, cron expressions and quiet windows: a named IANA
 //! zone, or the tracker host's own zone when `global.time_zone` is unset.
 
-use crate::config::{CronExpr, Fire};
+use super::{CronExpr, Fire};
 use chrono::{
     DateTime, Datelike, Local, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
 };

@@ -42,7 +42,7 @@
 //! * cyclic (`interval`): DELAYED once `now > last start + interval + grace`. A job that
 //!   sends no start events is measured from its latest event.
 //! * daily (`start`, `start_max_delay`) and cron: each firing is a local wall-clock time in
-//!   `global.time_zone` (see [`crate::config::place_local`] for the DST cases). DELAYED once
+//!   `global.time_zone` (see [`crate::schedule::place_local`] for the DST cases). DELAYED once
 //!   `now > firing + start_max_delay + grace` and the latest start is not the run for that
 //!   firing. A start is the run for a firing if it is no earlier than `firing - grace`, or
 //!   early by up to `start_max_delay + grace` but nearer to this firing than to the one
@@ -66,72 +66,18 @@
 //! freshest source.
 
 mod text;
-mod zone;
-
-pub mod bench;
 
 #[cfg(test)]
 mod tests;
 
-pub use zone::Zone;
+pub use crate::event::{Event, EventKind};
+pub use crate::schedule::Zone;
+pub use crate::state::State;
 
-use crate::config::{
-    Config, CronExpr, Fire, Global, Job, Output, QuietWindow, Schedule, TimeOfDay,
-};
+use crate::model::{Config, Global, Job, Output};
+use crate::schedule::{CronExpr, Fire, QuietWindow, Schedule, TimeOfDay};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::time::Duration;
-
-/// What an event says about its run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventKind {
-    Start,
-    Error,
-    End,
-    /// Any other keyword; stored, but no rule looks at it.
-    Other(String),
-}
-
-impl EventKind {
-    /// Classifies a queue message's `event` by the configured keywords (trimmed, ignoring
-    /// ASCII case, as pg_jobmon upper-cases its statuses).
-    pub fn from_keyword(word: &str, global: &Global) -> EventKind {
-        let word = word.trim();
-        if word.eq_ignore_ascii_case(&global.start_keyword) {
-            EventKind::Start
-        } else if word.eq_ignore_ascii_case(&global.error_keyword) {
-            EventKind::Error
-        } else if word.eq_ignore_ascii_case(&global.end_keyword) {
-            EventKind::End
-        } else {
-            EventKind::Other(word.to_owned())
-        }
-    }
-}
-
-/// One status message of a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    /// When it happened, by the source host's clock.
-    pub at: DateTime<Utc>,
-    pub kind: EventKind,
-    /// The message text; the last error's text is quoted in the evaluation.
-    pub message: Option<String>,
-}
-
-impl Event {
-    pub fn new(at: DateTime<Utc>, kind: EventKind) -> Self {
-        Event {
-            at,
-            kind,
-            message: None,
-        }
-    }
-
-    pub fn with_message(mut self, message: impl Into<String>) -> Self {
-        self.message = Some(message.into());
-        self
-    }
-}
 
 /// How current the job's data is: when its source was last read successfully, and why
 /// the latest read failed (if it did).
@@ -151,46 +97,6 @@ impl SourceHealth {
             last_read_ok: Some(at),
             error: None,
             watched_since: None,
-        }
-    }
-}
-
-/// The Checkmk state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    Ok,
-    Warning,
-    Critical,
-    Unknown,
-}
-
-impl State {
-    /// 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN: Checkmk's (and Nagios') codes.
-    pub fn code(self) -> u8 {
-        match self {
-            State::Ok => 0,
-            State::Warning => 1,
-            State::Critical => 2,
-            State::Unknown => 3,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Ok => "OK",
-            State::Warning => "WARNING",
-            State::Critical => "CRITICAL",
-            State::Unknown => "UNKNOWN",
-        }
-    }
-
-    /// Checkmk's order of badness: OK, WARNING, UNKNOWN, CRITICAL.
-    pub fn badness(self) -> u8 {
-        match self {
-            State::Ok => 0,
-            State::Warning => 1,
-            State::Unknown => 2,
-            State::Critical => 3,
         }
     }
 }
@@ -394,8 +300,7 @@ impl CompiledJob {
                 start,
                 start_max_delay,
             } => Plan::Calendar {
-                cron: CronExpr::parse(&format!("{} {} * * *", start.minute, start.hour))
-                    .unwrap_or_else(|e| unreachable!("a time of day is a cron expression: {e}")),
+                cron: CronExpr::daily(*start),
                 max_delay: delta(*start_max_delay),
                 daily: Some(*start),
             },
@@ -416,9 +321,7 @@ impl CompiledJob {
         CompiledJob {
             name: job.name.clone(),
             env: job.env.clone(),
-            service: output
-                .service_name
-                .render(&output.service_prefix, &job.name, &job.env),
+            service: output.service_of(&job.name, &job.env),
             plan,
             timeout: job.timeout.map(delta),
             grace: delta(global.message_grace_period),
@@ -549,141 +452,27 @@ pub fn evaluate(
     source: &SourceHealth,
     now: DateTime<Utc>,
 ) -> Evaluation {
-    let accept_until = now + job.grace;
-    let scan = if events.is_sorted_by_key(|e| e.at) {
-        Scan::fold(events.iter(), job.max_errors, accept_until)
-    } else {
-        let mut sorted: Vec<&Event> = events.iter().collect();
-        sorted.sort_by_key(|e| e.at); // stable: equal timestamps keep queue order
-        Scan::fold(sorted.into_iter(), job.max_errors, accept_until)
-    };
+    let scan = scan(job, events, now);
     let mut facts = facts_of(&scan, now);
     let metrics = metrics_of(job, &scan, &facts, now);
     let mut text = String::with_capacity(160);
 
     if let Some(unknown) = source_problem(job, source, now) {
         text::unknown(&mut text, job, source, unknown, now);
-        return Evaluation {
-            state: unknown.reason.state(),
-            reason: unknown.reason,
-            since: unknown.since,
-            text,
-            metrics,
-            facts,
-        };
+        return verdict(unknown, text, metrics, facts);
     }
     let quiet = job
         .quiet
         .is_some_and(|w| w.contains(job.zone.minute_of_day(now)));
     let Some(run) = &scan.current else {
-        // Nothing ever received: late once a start was due after watching began.
-        let missed = source
-            .watched_since
-            .and_then(|w| overdue(job, w, now).map(|m| (w, m)));
-        if let Some((watched, (deadline, _))) = missed {
-            // Inside a quiet window it is only said, as for a job that has run.
-            let reason = if quiet {
-                Reason::Quiet
-            } else {
-                Reason::Delayed
-            };
-            text::never_started(&mut text, job, watched, deadline, quiet);
-            return Evaluation {
-                state: reason.state(),
-                reason,
-                since: deadline,
-                text,
-                metrics,
-                facts,
-            };
-        }
-        text::no_data(&mut text, job, &scan);
-        return Evaluation {
-            state: State::Unknown,
-            reason: Reason::NoData,
-            since: now,
-            text,
-            metrics,
-            facts,
-        };
+        let found = nothing_received(job, source, &scan, quiet, now, &mut text);
+        return verdict(found, text, metrics, facts);
     };
 
-    let mut findings: [Option<Finding>; 5] = [None; 5];
-    let mut add = |f: Finding| {
-        if let Some(slot) = findings.iter_mut().find(|s| s.is_none()) {
-            *slot = Some(f);
-        }
-    };
-    let silenced = |reason| if quiet { Reason::Quiet } else { reason };
-
-    if run.errors >= job.max_errors {
-        let since = run.limit_reached.unwrap_or(now);
-        add(Finding {
-            reason: Reason::Error,
-            since,
-        });
-    } else if let Some(since) = run.first_error {
-        add(Finding {
-            reason: Reason::ErrorsBelowLimit,
-            since,
-        });
-    }
-    let reference = run.start.or(scan.latest).unwrap_or(now);
-    let timed = run.running() && job.timeout.is_some();
-    let mut missed: Option<(DateTime<Utc>, Option<DateTime<Utc>>)> = None;
-    if let (true, Some(start), Some(timeout)) = (timed, run.start, job.timeout) {
-        let deadline = start + timeout + job.grace;
-        if now > deadline {
-            add(Finding {
-                reason: silenced(Reason::Timeout),
-                since: deadline,
-            });
-        }
-    } else {
-        // No run with a timeout in progress, so a start is expected on schedule.
-        missed = overdue(job, reference, now);
-        if let Some((deadline, _)) = missed {
-            add(Finding {
-                reason: silenced(Reason::Delayed),
-                since: deadline,
-            });
-        }
-    }
-    if let (Some(start), Some(end), Some(min)) = (run.start, run.end, job.min_run_time) {
-        if end - start < min {
-            add(Finding {
-                reason: Reason::TooFast,
-                since: end,
-            });
-        }
-    }
-    if scan.future > 0 {
-        add(Finding {
-            reason: Reason::ClockSkew,
-            since: now,
-        });
-    }
-    let base = if run.running() {
-        Finding {
-            reason: Reason::Running,
-            since: run.start.unwrap_or(now),
-        }
-    } else {
-        Finding {
-            reason: Reason::Ok,
-            since: run.end.unwrap_or(reference),
-        }
-    };
-    add(base);
-
-    let primary = findings
-        .iter()
-        .flatten()
-        .copied()
-        .max_by_key(|f| f.reason.precedence())
-        .unwrap_or(base);
+    let found = Findings::of(job, run, &scan, quiet, now);
+    let primary = found.primary();
     if primary.reason.state() == State::Ok {
-        facts.next_due = next_due(job, reference, now);
+        facts.next_due = next_due(job, found.reference, now);
     }
     text::describe(
         &mut text,
@@ -692,30 +481,183 @@ pub fn evaluate(
             run,
             scan: &scan,
             facts: &facts,
-            reference,
-            missed,
+            reference: found.reference,
+            missed: found.missed,
             now,
         },
         primary.reason,
     );
-    for also in findings.iter().flatten() {
-        if also.reason != primary.reason && also.reason.state() != State::Ok {
-            text.push_str(" (also ");
-            text.push_str(also.reason.as_str());
-            text.push(')');
-        }
-    }
+    found.name_the_others(&mut text, primary.reason);
     if let Some(err) = &source.error {
         text.push_str("; last read failed: ");
         text::push_clean(&mut text, err, 160);
     }
+    verdict(primary, text, metrics, facts)
+}
+
+fn verdict(found: Finding, text: String, metrics: Metrics, facts: Facts) -> Evaluation {
     Evaluation {
-        state: primary.reason.state(),
-        reason: primary.reason,
-        since: primary.since,
+        state: found.reason.state(),
+        reason: found.reason,
+        since: found.since,
         text,
         metrics,
         facts,
+    }
+}
+
+/// The events folded into runs, in the order of their timestamps.
+fn scan<'e>(job: &CompiledJob, events: &'e [Event], now: DateTime<Utc>) -> Scan<'e> {
+    let accept_until = now + job.grace;
+    if events.is_sorted_by_key(|e| e.at) {
+        Scan::fold(events.iter(), job.max_errors, accept_until)
+    } else {
+        let mut sorted: Vec<&Event> = events.iter().collect();
+        sorted.sort_by_key(|e| e.at); // stable: equal timestamps keep queue order
+        Scan::fold(sorted.into_iter(), job.max_errors, accept_until)
+    }
+}
+
+/// A job with no start, error or end event at all: late once a start was due after
+/// watching began (only said inside a quiet window, as for a job that has run), else
+/// `NO_DATA`.
+fn nothing_received(
+    job: &CompiledJob,
+    source: &SourceHealth,
+    scan: &Scan,
+    quiet: bool,
+    now: DateTime<Utc>,
+    text: &mut String,
+) -> Finding {
+    let missed = source
+        .watched_since
+        .and_then(|w| overdue(job, w, now).map(|m| (w, m)));
+    if let Some((watched, (deadline, _))) = missed {
+        let reason = if quiet {
+            Reason::Quiet
+        } else {
+            Reason::Delayed
+        };
+        text::never_started(text, job, watched, deadline, quiet);
+        return Finding {
+            reason,
+            since: deadline,
+        };
+    }
+    text::no_data(text, job, scan);
+    Finding {
+        reason: Reason::NoData,
+        since: now,
+    }
+}
+
+/// Every condition that applies to the current run, in the order they are named.
+struct Findings {
+    found: [Option<Finding>; 5],
+    /// `RUNNING` or `OK`: what the run is when nothing else applies.
+    base: Finding,
+    /// The start deadlines count from: the run's start, else the latest event.
+    reference: DateTime<Utc>,
+    /// The deadline missed (and its firing, for calendar schedules), if one was.
+    missed: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+}
+
+impl Findings {
+    fn of(job: &CompiledJob, run: &Run, scan: &Scan, quiet: bool, now: DateTime<Utc>) -> Self {
+        let mut found: [Option<Finding>; 5] = [None; 5];
+        let mut add = |f: Finding| {
+            if let Some(slot) = found.iter_mut().find(|s| s.is_none()) {
+                *slot = Some(f);
+            }
+        };
+        let silenced = |reason| if quiet { Reason::Quiet } else { reason };
+
+        if run.errors >= job.max_errors {
+            let since = run.limit_reached.unwrap_or(now);
+            add(Finding {
+                reason: Reason::Error,
+                since,
+            });
+        } else if let Some(since) = run.first_error {
+            add(Finding {
+                reason: Reason::ErrorsBelowLimit,
+                since,
+            });
+        }
+        let reference = run.start.or(scan.latest).unwrap_or(now);
+        let timed = run.running() && job.timeout.is_some();
+        let mut missed = None;
+        if let (true, Some(start), Some(timeout)) = (timed, run.start, job.timeout) {
+            let deadline = start + timeout + job.grace;
+            if now > deadline {
+                add(Finding {
+                    reason: silenced(Reason::Timeout),
+                    since: deadline,
+                });
+            }
+        } else {
+            // No run with a timeout in progress, so a start is expected on schedule.
+            missed = overdue(job, reference, now);
+            if let Some((deadline, _)) = missed {
+                add(Finding {
+                    reason: silenced(Reason::Delayed),
+                    since: deadline,
+                });
+            }
+        }
+        if let (Some(start), Some(end), Some(min)) = (run.start, run.end, job.min_run_time) {
+            if end - start < min {
+                add(Finding {
+                    reason: Reason::TooFast,
+                    since: end,
+                });
+            }
+        }
+        if scan.future > 0 {
+            add(Finding {
+                reason: Reason::ClockSkew,
+                since: now,
+            });
+        }
+        let base = if run.running() {
+            Finding {
+                reason: Reason::Running,
+                since: run.start.unwrap_or(now),
+            }
+        } else {
+            Finding {
+                reason: Reason::Ok,
+                since: run.end.unwrap_or(reference),
+            }
+        };
+        add(base);
+        Findings {
+            found,
+            base,
+            reference,
+            missed,
+        }
+    }
+
+    /// The one reported: the highest precedence.
+    fn primary(&self) -> Finding {
+        self.found
+            .iter()
+            .flatten()
+            .copied()
+            .max_by_key(|f| f.reason.precedence())
+            .unwrap_or(self.base)
+    }
+
+    /// The other non-OK conditions, as " (also DELAYED)".
+    fn name_the_others(&self, text: &mut String, primary: Reason) {
+        for also in self.found.iter().flatten() {
+            if also.reason != primary && also.reason.state() != State::Ok {
+                text.push_str(" (also ");
+                text.push_str(also.reason.as_str());
+                text.push(')');
+            }
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! The one-line texts of evaluations. They start with the reason, say what was expected and
 //! what happened, with times in the job's zone; appended by hand, as this runs per job.
 
-use super::zone::push_digits;
 use super::{CompiledJob, Facts, Finding, Plan, Reason, Run, Scan, SourceHealth};
+use crate::schedule::push_digits;
 use chrono::{DateTime, TimeDelta, Utc};
 
 pub(super) struct Context<'a, 'e> {
@@ -198,7 +198,9 @@ impl Context<'_, '_> {
     }
 }
 
-/// The text of an evaluated job.
+/// The text of an evaluated job. Long because it is one arm per reason, each a sentence
+/// or two, read like the module documentation's table; split up, the texts would be
+/// harder to compare with one another.
 pub(super) fn describe(out: &mut String, c: &Context, reason: Reason) {
     out.push_str(reason.as_str());
     out.push_str(": ");

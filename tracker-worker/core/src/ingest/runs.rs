@@ -11,6 +11,8 @@
 //! producer's text is in job_detail. Keywords match case-insensitively.
 
 use super::message::Message;
+use crate::event::Keyword as Kind;
+pub use crate::event::Keywords;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -54,36 +56,6 @@ pub struct End {
     pub code: i32,
 }
 
-/// The event keywords of the configuration.
-#[derive(Debug, Clone)]
-pub struct Keywords {
-    pub start: String,
-    pub error: String,
-    pub end: String,
-}
-
-impl Keywords {
-    fn kind(&self, event: &str) -> Kind {
-        let e = event.trim();
-        if e.eq_ignore_ascii_case(&self.start) {
-            Kind::Start
-        } else if e.eq_ignore_ascii_case(&self.error) {
-            Kind::Error
-        } else if e.eq_ignore_ascii_case(&self.end) {
-            Kind::End
-        } else {
-            Kind::Other
-        }
-    }
-}
-
-enum Kind {
-    Start,
-    Error,
-    End,
-    Other,
-}
-
 /// What a batch of messages does to job_log and job_detail.
 #[derive(Debug, Default, PartialEq)]
 pub struct Plan {
@@ -100,6 +72,10 @@ pub struct Plan {
 
 /// Plans `messages` (queue order) for source `source`. `open` must hold the open run (or
 /// `None`) of every job name the usable messages carry.
+///
+/// Kept as one loop (about 90 lines) on purpose: it is the module documentation's state
+/// machine written out, message by message (which run the message goes to, its step, the
+/// run's state after it), and each part reads the same message, job and time.
 pub fn plan(
     source: &str,
     messages: &[Message],
@@ -123,7 +99,7 @@ pub fn plan(
             message,
             at,
         };
-        let kind = keywords.kind(event);
+        let kind = keywords.class(event);
         let mut run = match (&kind, current) {
             (Kind::Start, Some(old)) => {
                 p.steps.push(step(

@@ -1,16 +1,19 @@
-//! A synthetic workload for timing the rule engine: a benchmark program builds it once and
-//! times [`evaluate_all`]. No timing happens here.
+//! A synthetic workload for timing the rule engine (scenario 5): built once, then
+//! [`evaluate_all`] is timed by `rules_memory`. No timing happens here. It lives with the
+//! benchmark, not in the tracker's library.
 
-use super::{compile, evaluate, Event, EventKind, SourceHealth, State};
-use crate::config::{
-    Config, CronExpr, Database, Global, Job, Output, QuietWindow, Schedule, TimeOfDay,
-};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use std::time::Duration;
+use tracker_worker::config::{
+    Config, CronExpr, Database, Global, Job, Output, QuietWindow, Schedule, TimeOfDay,
+};
+use tracker_worker::rules::{
+    compile, evaluate, CompiledJob, Event, EventKind, SourceHealth, State,
+};
 
 /// Jobs with their recent events, all evaluated at `now`.
 pub struct Workload {
-    pub jobs: Vec<super::CompiledJob>,
+    pub jobs: Vec<CompiledJob>,
     pub events: Vec<Vec<Event>>,
     pub source: SourceHealth,
     pub now: DateTime<Utc>,
