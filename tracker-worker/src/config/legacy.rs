@@ -17,7 +17,7 @@
 use super::types::{
     parse_legacy_duration, LogLevel, QuietWindow, Reader, ServiceTemplate, TimeOfDay,
 };
-use super::validate::{check_model, from_serde, KeyNames};
+use super::validate::{check_model, from_serde, JobKey, KeyNames, SourceKey};
 use super::{
     defaults, Config, Database, Global, HostKeyPolicy, Job, Output, Problem, Schedule, Source,
     SshSource, Transport,
@@ -117,13 +117,20 @@ const LEGACY_KEYS: KeyNames = KeyNames {
     stale_after: "global_config[0].controller_interval_in_sec",
     service_name: "global_config[0].monitoring_servicename_prefix_without_spaces",
     source_field: |i, field| match field {
-        "queue" => format!("source_hosts[{i}].message_queue"),
-        _ => format!("source_hosts[{i}].hostname"),
+        SourceKey::Queue => format!("source_hosts[{i}].message_queue"),
+        SourceKey::Name => format!("source_hosts[{i}].hostname"),
     },
-    job_field: |i, field| match field {
-        "cyclic.interval" => format!("jobs[{i}].cyclic_interval_hh:mm:ss"),
-        "timeout" => format!("jobs[{i}].timeout_hh:mm:ss"),
-        other => format!("jobs[{i}].{other}"),
+    job_field: |i, field| {
+        let key = match field {
+            JobKey::Name => "name",
+            JobKey::Env => "env",
+            JobKey::Source => "source",
+            JobKey::CyclicInterval => "cyclic_interval_hh:mm:ss",
+            JobKey::Timeout => "timeout_hh:mm:ss",
+            JobKey::MinRunTime => "min_run_time",
+            JobKey::MaxErrorsBeforeAlerting => "max_errors_before_alerting",
+        };
+        format!("jobs[{i}].{key}")
     },
 };
 

@@ -82,29 +82,37 @@ pub fn from_serde(path: &str, message: &str, line: Option<usize>) -> Problem {
     }
 }
 
-/// How the keys checked here are spelled in the file being read.
+/// How the keys checked here are spelled in the file being read (each format defines its
+/// own: `file::TOML_KEYS`, `legacy::LEGACY_KEYS`).
 pub struct KeyNames {
     pub keywords: [&'static str; 3],
     pub stale_after: &'static str,
     /// Where the service names come from (the template, or the prefix in the legacy file).
     pub service_name: &'static str,
-    /// The key of a source field given its TOML name (`name`, `queue`).
-    pub source_field: fn(usize, &str) -> String,
-    /// The key of a job field given its TOML name (`name`, `cyclic.interval`, ...).
-    pub job_field: fn(usize, &str) -> String,
+    /// The key of a field of source `i`.
+    pub source_field: fn(usize, SourceKey) -> String,
+    /// The key of a field of job `i`.
+    pub job_field: fn(usize, JobKey) -> String,
 }
 
-pub const TOML_KEYS: KeyNames = KeyNames {
-    keywords: [
-        "global.start_keyword",
-        "global.error_keyword",
-        "global.end_keyword",
-    ],
-    stale_after: "global.stale_after",
-    service_name: "output.service_name",
-    source_field: |i, field| format!("sources[{i}].{field}"),
-    job_field: |i, field| format!("jobs[{i}].{field}"),
-};
+/// The fields of a source the checks here report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKey {
+    Name,
+    Queue,
+}
+
+/// The fields of a job the checks here report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKey {
+    Name,
+    Env,
+    Source,
+    CyclicInterval,
+    Timeout,
+    MinRunTime,
+    MaxErrorsBeforeAlerting,
+}
 
 fn positive(problems: &mut Vec<Problem>, key: String, d: Duration) {
     if d.is_zero() {
@@ -158,7 +166,7 @@ fn check_sources<'c>(
 ) -> HashMap<&'c str, usize> {
     let mut sources: HashMap<&str, usize> = HashMap::new();
     for (i, source) in config.sources.iter().enumerate() {
-        let key = (keys.source_field)(i, "name");
+        let key = (keys.source_field)(i, SourceKey::Name);
         if source.name.trim().is_empty() {
             problems.push(Problem::new(key, "expected a non-empty name"));
         } else if let Some(first) = sources.insert(&source.name, i) {
@@ -173,7 +181,7 @@ fn check_sources<'c>(
         if let Transport::Ssh(ssh) = &source.transport {
             if ssh.queue.contains(['\0', '\n']) {
                 problems.push(Problem::new(
-                    (keys.source_field)(i, "queue"),
+                    (keys.source_field)(i, SourceKey::Queue),
                     "expected a path without NUL or newline characters",
                 ));
             }
@@ -192,8 +200,8 @@ fn check_jobs(
     let mut services: HashMap<String, usize> = HashMap::new();
     let mut jobs: HashMap<(String, String), usize> = HashMap::new();
     for (i, job) in config.jobs.iter().enumerate() {
-        let key = |field: &str| (keys.job_field)(i, field);
-        for (field, value) in [("name", &job.name), ("env", &job.env)] {
+        let key = |field: JobKey| (keys.job_field)(i, field);
+        for (field, value) in [(JobKey::Name, &job.name), (JobKey::Env, &job.env)] {
             if value.trim().is_empty() {
                 problems.push(Problem::new(key(field), "expected a non-empty string"));
             }
@@ -202,7 +210,7 @@ fn check_jobs(
         let id = (job.name.to_uppercase(), job.env.to_uppercase());
         if let Some(first) = jobs.insert(id, i) {
             problems.push(Problem::new(
-                key("name"),
+                key(JobKey::Name),
                 format!(
                     "job `{}` in env `{}` is already defined by jobs[{first}]",
                     job.name, job.env
@@ -224,7 +232,7 @@ fn check_jobs(
                 let mut known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
                 known.sort_unstable();
                 problems.push(Problem::new(
-                    key("source"),
+                    key(JobKey::Source),
                     format!(
                         "no source named `{name}`; defined sources: {}",
                         if known.is_empty() {
@@ -237,14 +245,14 @@ fn check_jobs(
             }
         }
         if let Schedule::Cyclic { interval } = job.schedule {
-            positive(problems, key("cyclic.interval"), interval);
+            positive(problems, key(JobKey::CyclicInterval), interval);
         }
         if let Some(timeout) = job.timeout {
-            positive(problems, key("timeout"), timeout);
+            positive(problems, key(JobKey::Timeout), timeout);
             if let Some(min) = job.min_run_time {
                 if min >= timeout && !timeout.is_zero() {
                     problems.push(Problem::new(
-                        key("min_run_time"),
+                        key(JobKey::MinRunTime),
                         "expected a minimum run time shorter than the timeout",
                     ));
                 }
@@ -252,7 +260,7 @@ fn check_jobs(
         }
         if job.max_errors_before_alerting == 0 {
             problems.push(Problem::new(
-                key("max_errors_before_alerting"),
+                key(JobKey::MaxErrorsBeforeAlerting),
                 "expected 1 or more",
             ));
         }
