@@ -3,13 +3,14 @@
 //! the checks shared with the legacy format (`TOML_KEYS`) and `config import`'s hints name
 //! it through [`key!`], which the compiler checks against that field.
 
+use super::capture::{self, Found, Hints};
 use super::types::{
     de_duration, de_opt_duration, de_opt_time_zone, ser_duration, ser_opt_duration,
     ser_opt_time_zone, HostKeyPolicy, LogLevel, QuietWindow, Reader, ServiceTemplate, StrVisitor,
     TimeOfDay,
 };
 use super::validate::{
-    check_model, conninfo_has_password, from_serde, JobKey, KeyNames, SourceKey,
+    check_model, conninfo_has_password, from_format, from_serde, JobKey, KeyNames, SourceKey,
 };
 use super::{
     defaults, facility_code, facility_name, Config, Database, EcTarget, EventConsole, Global, Job,
@@ -324,6 +325,11 @@ fn de_cron<'de, D: Deserializer<'de>>(d: D) -> Result<CronExpr, D::Error> {
     })
 }
 
+/// toml words a value as serde does.
+fn toml_found(found: &Found) -> String {
+    found.unexpected().to_string()
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.get(..offset).map_or(0, |s| s.matches('\n').count()) + 1
 }
@@ -339,9 +345,24 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         }]
     };
     let de = toml::de::Deserializer::parse(text).map_err(syntax)?;
-    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        let line = e.inner().span().map(|s| line_of(text, s.start));
-        vec![from_serde(&e.path().to_string(), e.inner().message(), line)]
+    // toml passes every value to the visitor, so the hints need not be changed.
+    let raw: RawConfig = capture::deserialize(de, Hints::AsGiven).map_err(|f| {
+        let line = f
+            .error
+            .as_ref()
+            .and_then(|e| e.span())
+            .map(|s| line_of(text, s.start));
+        vec![match (&f.kind, &f.error) {
+            (Some(kind), _) => from_serde(&f.path, kind, toml_found, line),
+            (None, error) => from_format(
+                &f.path,
+                error
+                    .as_ref()
+                    .map(|e| e.message().to_owned())
+                    .unwrap_or_default(),
+                line,
+            ),
+        }]
     })?;
     let mut problems = Vec::new();
     let config = convert(raw, &mut problems);
