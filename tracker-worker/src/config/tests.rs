@@ -896,10 +896,7 @@ fn an_unknown_key_in_a_two_key_table_lists_both() {
         "[global]\nquiet_window = {{ from = \"01:00\", until = \"02:00\", x = 1 }}\n{MINIMAL}"
     ));
     assert_eq!(p.key, "global.quiet_window.x");
-    assert_eq!(
-        p.message,
-        "unknown key; the only allowed key here is from or until"
-    );
+    assert_eq!(p.message, "unknown key; allowed keys here: from, until");
 }
 
 #[test]

@@ -32,8 +32,6 @@ pub fn from_serde(
             let allowed = match &expected[..] {
                 [] => "no keys are allowed here".to_owned(),
                 [one] => format!("the only allowed key here is {one}"),
-                // Two keys: serde says "`a` or `b`", which the message used to be read as.
-                [a, b] => format!("the only allowed key here is {a} or {b}"),
                 names => format!("allowed keys here: {}", names.join(", ")),
             };
             (join(field), format!("unknown key; {allowed}"))
@@ -302,12 +300,19 @@ mod tests {
 
     /// The errors serde raises in the cases the old message parser was tested with, as the
     /// wrapper records them (each checked to be the error whose serde text was that case's
-    /// input), give the same key and expectation. (Its case of an unknown key with
-    /// "expected one of `name`, `env`" has no such error: serde words two allowed keys
-    /// "`name` or `env`".)
+    /// input), give the same key and expectation. An unknown key among two allowed ones
+    /// lists both like any other list (the old parser, reading serde's "`a` or `b`", said
+    /// "the only allowed key here is a or b").
     #[test]
     fn serde_messages_become_key_and_expectation() {
         let found = |f: &Found| f.unexpected().to_string();
+        let unknown = Kind::UnknownField {
+            field: "tiemout".into(),
+            expected: &["name", "env"],
+        };
+        let p = from_serde("jobs[0]", &unknown, found, Some(3));
+        assert_eq!(p.key, "jobs[0].tiemout");
+        assert_eq!(p.message, "unknown key; allowed keys here: name, env");
         let missing = Kind::MissingField("name");
         assert_eq!(missing.to_string(), "missing field `name`");
         let p = from_serde("sources[1]", &missing, found, None);
