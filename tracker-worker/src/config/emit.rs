@@ -5,38 +5,46 @@
 //! `[output]`). Every value is written explicitly, so reading the text back gives the same
 //! configuration; the tests check that.
 
-use super::file::RawConfig;
+use super::file::{key, RawConfig, RawDatabase, RawEventConsole, RawGlobal, RawOutput};
 use super::Config;
 use std::fmt::Write as _;
 use toml::{Table, Value};
 
-/// Tables written as sections of their own rather than inline.
-const SUB_SECTIONS: [&str; 1] = ["output.event_console"];
+/// The table written as a section of its own rather than inline.
+const EC_SECTION: &str = key!(RawConfig::output, RawOutput::event_console);
 
 /// Comment lines a section starts with when a key is left unset, so that a reader sees
-/// what the key would do: (section, unset key, comment).
-const HINTS: [(&str, &str, &str); 4] = [
-    (
-        "global",
-        "time_zone",
-        "# time_zone = \"Europe/Berlin\"  # unset: the tracker host's local time",
-    ),
-    (
-        "database",
-        "",
-        "# Unset keys fall back to libpq's defaults and PG* environment variables.",
-    ),
-    (
-        "database",
-        "",
-        "# conninfo = \"host=/var/run/postgresql dbname=postgres user=jobmon\"\n# password_file = \"/etc/jobmon-tracker/pgpass\"",
-    ),
-    (
-        "output.event_console",
-        "hostname",
-        "# hostname = \"tracker.example.com\"  # unset: this machine's name",
-    ),
-];
+/// what the key would do: (section, unset key or "" for an empty section, comment).
+fn hints() -> [(&'static str, &'static str, String); 4] {
+    let time_zone = key!(RawGlobal::time_zone);
+    let hostname = key!(RawEventConsole::hostname);
+    [
+        (
+            key!(RawConfig::global),
+            time_zone,
+            format!("# {time_zone} = \"Europe/Berlin\"  # unset: the tracker host's local time"),
+        ),
+        (
+            key!(RawConfig::database),
+            "",
+            "# Unset keys fall back to libpq's defaults and PG* environment variables.".into(),
+        ),
+        (
+            key!(RawConfig::database),
+            "",
+            format!(
+                "# {} = \"host=/var/run/postgresql dbname=postgres user=jobmon\"\n# {} = \"/etc/jobmon-tracker/pgpass\"",
+                key!(RawDatabase::conninfo),
+                key!(RawDatabase::password_file)
+            ),
+        ),
+        (
+            EC_SECTION,
+            hostname,
+            format!("# {hostname} = \"tracker.example.com\"  # unset: this machine's name"),
+        ),
+    ]
+}
 
 /// Renders `config` as TOML; `notes` become comment lines at the top.
 pub fn to_toml(config: &Config, notes: &[String]) -> String {
@@ -83,7 +91,7 @@ fn section(out: &mut String, first: &mut bool, header: &str, path: &str, t: &Tab
     }
     out.push_str(header);
     out.push('\n');
-    for (_, key, hint) in HINTS.iter().filter(|(p, _, _)| *p == path) {
+    for (_, key, hint) in hints().iter().filter(|(p, _, _)| *p == path) {
         let unset = if key.is_empty() {
             t.is_empty()
         } else {
@@ -98,7 +106,7 @@ fn section(out: &mut String, first: &mut bool, header: &str, path: &str, t: &Tab
     for (key, value) in t {
         let sub_path = format!("{path}.{key}");
         match value {
-            Value::Table(sub) if SUB_SECTIONS.contains(&sub_path.as_str()) => {
+            Value::Table(sub) if sub_path == EC_SECTION => {
                 subs.push((sub_path, sub));
             }
             other => {
@@ -126,5 +134,28 @@ fn inline(value: &Value) -> String {
             format!("[{}]", items.join(", "))
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_toml;
+    use std::path::Path;
+
+    /// The hints as a reader sees them, for the keys left unset.
+    #[test]
+    fn unset_keys_get_their_hint() {
+        let text = "[[sources]]\nname = \"s\"\nlocal_queue = \"/q\"\n\n[output.event_console]\ntarget = \"udp:m\"\noutbox = \"/o\"\n";
+        let config = parse_toml(Path::new("t.toml"), text).unwrap();
+        let out = to_toml(&config, &[]);
+        for hint in [
+            "[global]\n# time_zone = \"Europe/Berlin\"  # unset: the tracker host's local time\n",
+            "[database]\n# Unset keys fall back to libpq's defaults and PG* environment variables.\n# conninfo = \"host=/var/run/postgresql dbname=postgres user=jobmon\"\n# password_file = \"/etc/jobmon-tracker/pgpass\"\n",
+            "[output.event_console]\n# hostname = \"tracker.example.com\"  # unset: this machine's name\ntarget = \"udp:m:514\"\n",
+        ] {
+            assert!(out.contains(hint), "{hint:?} missing in:\n{out}");
+        }
+        assert_eq!(parse_toml(Path::new("t.toml"), &out).unwrap(), config);
     }
 }

@@ -1,12 +1,17 @@
 //! The TOML file: its exact set of keys (serde, unknown keys refused) and the conversion
-//! into the validated model.
+//! into the validated model. Each key is spelled once, as a field of its struct: problems,
+//! the checks shared with the legacy format (`TOML_KEYS`) and `config import`'s hints name
+//! it through [`key!`], which the compiler checks against that field.
 
+use super::capture::{self, Found, Hints};
 use super::types::{
     de_duration, de_opt_duration, de_opt_time_zone, ser_duration, ser_opt_duration,
     ser_opt_time_zone, HostKeyPolicy, LogLevel, QuietWindow, Reader, ServiceTemplate, StrVisitor,
     TimeOfDay,
 };
-use super::validate::{check_model, conninfo_has_password, from_serde, TOML_KEYS};
+use super::validate::{
+    check_model, conninfo_has_password, from_format, from_serde, JobKey, KeyNames, SourceKey,
+};
 use super::{
     defaults, facility_code, facility_name, Config, Database, EcTarget, EventConsole, Global, Job,
     Output, Problem, Schedule, Source, SshSource, Transport, EC_TARGET_EXPECTED, FACILITY_EXPECTED,
@@ -18,73 +23,138 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tracker_core::schedule::{CronExpr, CRON_EXPECTED};
 
+/// A key of the file, taken from the serde struct field that defines it (these structs rename
+/// no field, so serde's key is the field's name): `key!(RawGlobal::stale_after)` is
+/// `"stale_after"`, a path of fields is joined with dots (`key!(RawConfig::global,
+/// RawGlobal::stale_after)` is `"global.stale_after"`). The compiler checks each field, so a
+/// key renamed in its struct cannot live on under its old name in a message or a hint.
+macro_rules! key {
+    ($ty:ident :: $field:ident $(, $rty:ident :: $rfield:ident)*) => {{
+        let _ = |r: &$ty| {
+            let _ = &r.$field;
+        };
+        $(let _ = |r: &$rty| {
+            let _ = &r.$rfield;
+        };)*
+        concat!(stringify!($field) $(, ".", stringify!($rfield))*)
+    }};
+}
+pub(super) use key;
+
+/// The keys the checks shared with the legacy format report, in this file.
+const TOML_KEYS: KeyNames = KeyNames {
+    keywords: [
+        key!(RawConfig::global, RawGlobal::start_keyword),
+        key!(RawConfig::global, RawGlobal::error_keyword),
+        key!(RawConfig::global, RawGlobal::end_keyword),
+    ],
+    stale_after: key!(RawConfig::global, RawGlobal::stale_after),
+    service_name: key!(RawConfig::output, RawOutput::service_name),
+    source_field: |i, field| {
+        source_key(
+            i,
+            match field {
+                SourceKey::Name => key!(RawSource::name),
+                SourceKey::Queue => key!(RawSource::queue),
+            },
+        )
+    },
+    job_field: |i, field| {
+        job_key(
+            i,
+            match field {
+                JobKey::Name => key!(RawJob::name),
+                JobKey::Env => key!(RawJob::env),
+                JobKey::Source => key!(RawJob::source),
+                JobKey::CyclicInterval => key!(RawJob::cyclic, RawCyclic::interval),
+                JobKey::Timeout => key!(RawJob::timeout),
+                JobKey::MinRunTime => key!(RawJob::min_run_time),
+                JobKey::MaxErrorsBeforeAlerting => key!(RawJob::max_errors_before_alerting),
+            },
+        )
+    },
+};
+
+/// `sources[i].field`.
+fn source_key(i: usize, field: &str) -> String {
+    format!("{}[{i}].{field}", key!(RawConfig::sources))
+}
+
+/// `jobs[i].field`, or `jobs[i]` itself for an empty `field`.
+fn job_key(i: usize, field: &str) -> String {
+    match field {
+        "" => format!("{}[{i}]", key!(RawConfig::jobs)),
+        _ => format!("{}[{i}].{field}", key!(RawConfig::jobs)),
+    }
+}
+
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     #[serde(default)]
-    global: RawGlobal,
+    pub(super) global: RawGlobal,
     #[serde(default)]
-    database: RawDatabase,
+    pub(super) database: RawDatabase,
     #[serde(default)]
-    output: RawOutput,
+    pub(super) output: RawOutput,
     #[serde(default)]
-    sources: Vec<RawSource>,
+    pub(super) sources: Vec<RawSource>,
     #[serde(default)]
-    jobs: Vec<RawJob>,
+    pub(super) jobs: Vec<RawJob>,
 }
 
 #[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGlobal {
-    start_keyword: Option<String>,
-    error_keyword: Option<String>,
-    end_keyword: Option<String>,
+    pub(super) start_keyword: Option<String>,
+    pub(super) error_keyword: Option<String>,
+    pub(super) end_keyword: Option<String>,
     #[serde(
         default,
         deserialize_with = "de_opt_time_zone",
         serialize_with = "ser_opt_time_zone"
     )]
-    time_zone: Option<chrono_tz::Tz>,
+    pub(super) time_zone: Option<chrono_tz::Tz>,
     #[serde(
         default,
         deserialize_with = "de_opt_duration",
         serialize_with = "ser_opt_duration"
     )]
-    poll_interval: Option<Duration>,
+    pub(super) poll_interval: Option<Duration>,
     #[serde(
         default,
         deserialize_with = "de_opt_duration",
         serialize_with = "ser_opt_duration"
     )]
-    message_grace_period: Option<Duration>,
-    quiet_window: Option<RawWindow>,
+    pub(super) message_grace_period: Option<Duration>,
+    pub(super) quiet_window: Option<RawWindow>,
     #[serde(
         default,
         deserialize_with = "de_opt_duration",
         serialize_with = "ser_opt_duration"
     )]
-    source_timeout: Option<Duration>,
+    pub(super) source_timeout: Option<Duration>,
     #[serde(
         default,
         deserialize_with = "de_opt_duration",
         serialize_with = "ser_opt_duration"
     )]
-    stale_after: Option<Duration>,
-    read_batch_size: Option<u32>,
-    log_level: Option<LogLevel>,
-    log_file: Option<PathBuf>,
+    pub(super) stale_after: Option<Duration>,
+    pub(super) read_batch_size: Option<u32>,
+    pub(super) log_level: Option<LogLevel>,
+    pub(super) log_file: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWindow {
-    from: TimeOfDay,
-    until: TimeOfDay,
+    pub(super) from: TimeOfDay,
+    pub(super) until: TimeOfDay,
 }
 
 /// Accepts any value; marks that a key was present (to refuse it with a tailored message).
 #[derive(Clone, Copy)]
-struct Present;
+pub(super) struct Present;
 
 impl<'de> Deserialize<'de> for Present {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -95,43 +165,43 @@ impl<'de> Deserialize<'de> for Present {
 #[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDatabase {
-    conninfo: Option<String>,
-    host: Option<String>,
-    port: Option<u16>,
-    user: Option<String>,
-    dbname: Option<String>,
-    password_file: Option<PathBuf>,
+    pub(super) conninfo: Option<String>,
+    pub(super) host: Option<String>,
+    pub(super) port: Option<u16>,
+    pub(super) user: Option<String>,
+    pub(super) dbname: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
     #[serde(skip_serializing)]
-    password: Option<Present>,
+    pub(super) password: Option<Present>,
 }
 
 #[derive(Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOutput {
-    state_dir: Option<PathBuf>,
-    spool_file: Option<PathBuf>,
-    service_prefix: Option<String>,
-    service_name: Option<ServiceTemplate>,
-    prometheus_file: Option<PathBuf>,
-    event_console: Option<RawEventConsole>,
+    pub(super) state_dir: Option<PathBuf>,
+    pub(super) spool_file: Option<PathBuf>,
+    pub(super) service_prefix: Option<String>,
+    pub(super) service_name: Option<ServiceTemplate>,
+    pub(super) prometheus_file: Option<PathBuf>,
+    pub(super) event_console: Option<RawEventConsole>,
 }
 
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEventConsole {
     #[serde(default, deserialize_with = "de_opt_ec_target")]
-    target: Option<EcTarget>,
-    outbox: Option<PathBuf>,
-    service_level: Option<u32>,
+    pub(super) target: Option<EcTarget>,
+    pub(super) outbox: Option<PathBuf>,
+    pub(super) service_level: Option<u32>,
     #[serde(
         default,
         deserialize_with = "de_opt_facility",
         serialize_with = "ser_opt_facility"
     )]
-    facility: Option<u8>,
-    host: Option<String>,
-    hostname: Option<String>,
-    app_name: Option<String>,
+    pub(super) facility: Option<u8>,
+    pub(super) host: Option<String>,
+    pub(super) hostname: Option<String>,
+    pub(super) app_name: Option<String>,
 }
 
 fn de_opt_ec_target<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EcTarget>, D::Error> {
@@ -185,67 +255,67 @@ fn ser_opt_facility<S: Serializer>(f: &Option<u8>, s: S) -> Result<S::Ok, S::Err
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSource {
-    name: String,
-    local_queue: Option<PathBuf>,
-    address: Option<String>,
-    port: Option<u16>,
-    user: Option<String>,
-    key: Option<PathBuf>,
-    known_hosts: Option<PathBuf>,
-    host_key_policy: Option<HostKeyPolicy>,
-    queue: Option<String>,
-    reader: Option<Reader>,
-    reader_command: Option<String>,
-    delete_after_commit: Option<bool>,
+    pub(super) name: String,
+    pub(super) local_queue: Option<PathBuf>,
+    pub(super) address: Option<String>,
+    pub(super) port: Option<u16>,
+    pub(super) user: Option<String>,
+    pub(super) key: Option<PathBuf>,
+    pub(super) known_hosts: Option<PathBuf>,
+    pub(super) host_key_policy: Option<HostKeyPolicy>,
+    pub(super) queue: Option<String>,
+    pub(super) reader: Option<Reader>,
+    pub(super) reader_command: Option<String>,
+    pub(super) delete_after_commit: Option<bool>,
 }
 
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawJob {
-    name: String,
-    env: String,
-    source: Option<String>,
-    cyclic: Option<RawCyclic>,
-    daily: Option<RawDaily>,
-    cron: Option<RawCron>,
+    pub(super) name: String,
+    pub(super) env: String,
+    pub(super) source: Option<String>,
+    pub(super) cyclic: Option<RawCyclic>,
+    pub(super) daily: Option<RawDaily>,
+    pub(super) cron: Option<RawCron>,
     #[serde(
         default,
         deserialize_with = "de_opt_duration",
         serialize_with = "ser_opt_duration"
     )]
-    timeout: Option<Duration>,
-    max_errors_before_alerting: Option<u32>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) max_errors_before_alerting: Option<u32>,
     #[serde(
         default,
         deserialize_with = "de_opt_duration",
         serialize_with = "ser_opt_duration"
     )]
-    min_run_time: Option<Duration>,
-    quiet_window: Option<RawWindow>,
+    pub(super) min_run_time: Option<Duration>,
+    pub(super) quiet_window: Option<RawWindow>,
 }
 
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCyclic {
     #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
-    interval: Duration,
+    pub(super) interval: Duration,
 }
 
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDaily {
-    start: TimeOfDay,
+    pub(super) start: TimeOfDay,
     #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
-    start_max_delay: Duration,
+    pub(super) start_max_delay: Duration,
 }
 
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCron {
     #[serde(deserialize_with = "de_cron")]
-    expression: CronExpr,
+    pub(super) expression: CronExpr,
     #[serde(deserialize_with = "de_duration", serialize_with = "ser_duration")]
-    start_max_delay: Duration,
+    pub(super) start_max_delay: Duration,
 }
 
 fn de_cron<'de, D: Deserializer<'de>>(d: D) -> Result<CronExpr, D::Error> {
@@ -253,6 +323,11 @@ fn de_cron<'de, D: Deserializer<'de>>(d: D) -> Result<CronExpr, D::Error> {
         expected: CRON_EXPECTED,
         parse: CronExpr::parse,
     })
+}
+
+/// toml words a value as serde does.
+fn toml_found(found: &Found) -> String {
+    found.unexpected().to_string()
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -270,9 +345,24 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         }]
     };
     let de = toml::de::Deserializer::parse(text).map_err(syntax)?;
-    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        let line = e.inner().span().map(|s| line_of(text, s.start));
-        vec![from_serde(&e.path().to_string(), e.inner().message(), line)]
+    // toml passes every value to the visitor, so the hints need not be changed.
+    let raw: RawConfig = capture::deserialize(de, Hints::AsGiven).map_err(|f| {
+        let line = f
+            .error
+            .as_ref()
+            .and_then(|e| e.span())
+            .map(|s| line_of(text, s.start));
+        vec![match (&f.kind, &f.error) {
+            (Some(kind), _) => from_serde(&f.path, kind, toml_found, line),
+            (None, error) => from_format(
+                &f.path,
+                error
+                    .as_ref()
+                    .map(|e| e.message().to_owned())
+                    .unwrap_or_default(),
+                line,
+            ),
+        }]
     })?;
     let mut problems = Vec::new();
     let config = convert(raw, &mut problems);
@@ -331,11 +421,26 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
 }
 
 fn global(g: RawGlobal, problems: &mut Vec<Problem>) -> Global {
-    positive(g.poll_interval, "global.poll_interval", problems);
-    positive(g.source_timeout, "global.source_timeout", problems);
-    positive(g.stale_after, "global.stale_after", problems);
+    positive(
+        g.poll_interval,
+        key!(RawConfig::global, RawGlobal::poll_interval),
+        problems,
+    );
+    positive(
+        g.source_timeout,
+        key!(RawConfig::global, RawGlobal::source_timeout),
+        problems,
+    );
+    positive(
+        g.stale_after,
+        key!(RawConfig::global, RawGlobal::stale_after),
+        problems,
+    );
     if g.read_batch_size == Some(0) {
-        problems.push(Problem::new("global.read_batch_size", "expected 1 or more"));
+        problems.push(Problem::new(
+            key!(RawConfig::global, RawGlobal::read_batch_size),
+            "expected 1 or more",
+        ));
     }
     let poll_interval = g.poll_interval.unwrap_or(defaults::POLL_INTERVAL);
     let source_timeout = g.source_timeout.unwrap_or(defaults::SOURCE_TIMEOUT);
@@ -354,7 +459,11 @@ fn global(g: RawGlobal, problems: &mut Vec<Problem>) -> Global {
         message_grace_period: g
             .message_grace_period
             .unwrap_or(defaults::MESSAGE_GRACE_PERIOD),
-        quiet_window: window(g.quiet_window, "global.quiet_window", problems),
+        quiet_window: window(
+            g.quiet_window,
+            key!(RawConfig::global, RawGlobal::quiet_window),
+            problems,
+        ),
         source_timeout,
         stale_after: g
             .stale_after
@@ -369,26 +478,26 @@ fn global(g: RawGlobal, problems: &mut Vec<Problem>) -> Global {
 fn database(d: RawDatabase, problems: &mut Vec<Problem>) -> Database {
     if d.password.is_some() {
         problems.push(Problem::new(
-            "database.password",
+            key!(RawConfig::database, RawDatabase::password),
             "passwords do not belong in this file; put it in a pgpass file named by `password_file` (or PGPASSFILE / ~/.pgpass)",
         ));
     }
     if let Some(conninfo) = &d.conninfo {
         if conninfo_has_password(conninfo) {
             problems.push(Problem::new(
-                "database.conninfo",
+                key!(RawConfig::database, RawDatabase::conninfo),
                 "contains a password; put it in a pgpass file named by `password_file` instead",
             ));
         }
         for (key, set) in [
-            ("host", d.host.is_some()),
-            ("port", d.port.is_some()),
-            ("user", d.user.is_some()),
-            ("dbname", d.dbname.is_some()),
+            (key!(RawDatabase::host), d.host.is_some()),
+            (key!(RawDatabase::port), d.port.is_some()),
+            (key!(RawDatabase::user), d.user.is_some()),
+            (key!(RawDatabase::dbname), d.dbname.is_some()),
         ] {
             if set {
                 problems.push(Problem::new(
-                    format!("database.{key}"),
+                    format!("{}.{key}", key!(RawConfig::database)),
                     "not allowed together with `conninfo`; put it into the connection string",
                 ));
             }
@@ -415,13 +524,21 @@ fn output(o: RawOutput, problems: &mut Vec<Problem>) -> Output {
     }
 }
 
+/// `output.event_console.field`.
+fn ec_key(field: &str) -> String {
+    format!(
+        "{}.{field}",
+        key!(RawConfig::output, RawOutput::event_console)
+    )
+}
+
 /// A syslog header field (RFC 5424 HOSTNAME, APP-NAME): 1 to `max` printable ASCII
 /// characters. Refused rather than mangled, so the Event Console shows what was configured.
 fn header_field(value: &Option<String>, key: &str, max: usize, problems: &mut Vec<Problem>) {
     if let Some(v) = value {
         if v.is_empty() || v.len() > max || !v.bytes().all(|b| b.is_ascii_graphic()) {
             problems.push(Problem::new(
-                format!("output.event_console.{key}"),
+                ec_key(key),
                 format!("expected 1 to {max} printable ASCII characters without spaces, as an RFC 5424 header field allows"),
             ));
         }
@@ -429,28 +546,32 @@ fn header_field(value: &Option<String>, key: &str, max: usize, problems: &mut Ve
 }
 
 fn event_console(raw: RawEventConsole, problems: &mut Vec<Problem>) -> Option<EventConsole> {
-    let key = |k: &str| format!("output.event_console.{k}");
     if raw.target.is_none() {
         problems.push(Problem::new(
-            key("target"),
+            ec_key(key!(RawEventConsole::target)),
             format!("required key is missing; expected {EC_TARGET_EXPECTED}"),
         ));
     }
     if raw.outbox.is_none() {
         problems.push(Problem::new(
-            key("outbox"),
+            ec_key(key!(RawEventConsole::outbox)),
             "required key is missing: name a file (e.g. /var/lib/jobmon-tracker/ec-outbox.sqlite) where the tracker keeps the last state sent per service and the events not yet delivered, so that a restart sends no duplicates and an Event Console outage loses no events",
         ));
     }
-    header_field(&raw.hostname, "hostname", 255, problems);
-    header_field(&raw.app_name, "app_name", 48, problems);
+    header_field(
+        &raw.hostname,
+        key!(RawEventConsole::hostname),
+        255,
+        problems,
+    );
+    header_field(&raw.app_name, key!(RawEventConsole::app_name), 48, problems);
     if raw
         .host
         .as_ref()
         .is_some_and(|h| h.trim().is_empty() || h.contains(char::is_control))
     {
         problems.push(Problem::new(
-            key("host"),
+            ec_key(key!(RawEventConsole::host)),
             "expected a Checkmk host name (omit the key to let the Event Console take the syslog HOSTNAME)",
         ));
     }
@@ -466,18 +587,21 @@ fn event_console(raw: RawEventConsole, problems: &mut Vec<Problem>) -> Option<Ev
 }
 
 fn source(i: usize, s: RawSource, problems: &mut Vec<Problem>) -> Source {
-    let key = |k: &str| format!("sources[{i}].{k}");
+    let key = |k: &str| source_key(i, k);
     let transport = if let Some(queue) = s.local_queue {
         let ssh_keys = [
-            ("address", s.address.is_some()),
-            ("port", s.port.is_some()),
-            ("user", s.user.is_some()),
-            ("key", s.key.is_some()),
-            ("known_hosts", s.known_hosts.is_some()),
-            ("host_key_policy", s.host_key_policy.is_some()),
-            ("queue", s.queue.is_some()),
-            ("reader", s.reader.is_some()),
-            ("reader_command", s.reader_command.is_some()),
+            (key!(RawSource::address), s.address.is_some()),
+            (key!(RawSource::port), s.port.is_some()),
+            (key!(RawSource::user), s.user.is_some()),
+            (key!(RawSource::key), s.key.is_some()),
+            (key!(RawSource::known_hosts), s.known_hosts.is_some()),
+            (
+                key!(RawSource::host_key_policy),
+                s.host_key_policy.is_some(),
+            ),
+            (key!(RawSource::queue), s.queue.is_some()),
+            (key!(RawSource::reader), s.reader.is_some()),
+            (key!(RawSource::reader_command), s.reader_command.is_some()),
         ];
         for (k, _) in ssh_keys.iter().filter(|(_, set)| *set) {
             problems.push(Problem::new(
@@ -496,9 +620,9 @@ fn source(i: usize, s: RawSource, problems: &mut Vec<Problem>) -> Source {
                 String::new()
             })
         };
-        let address = required(s.address, "address");
-        let user = required(s.user, "user");
-        let queue = required(s.queue, "queue");
+        let address = required(s.address, key!(RawSource::address));
+        let user = required(s.user, key!(RawSource::user));
+        let queue = required(s.queue, key!(RawSource::queue));
         Transport::Ssh(SshSource {
             address,
             port: s.port.unwrap_or(defaults::SSH_PORT),
@@ -512,7 +636,10 @@ fn source(i: usize, s: RawSource, problems: &mut Vec<Problem>) -> Source {
         })
     };
     if s.port == Some(0) {
-        problems.push(Problem::new(key("port"), "expected a port from 1 to 65535"));
+        problems.push(Problem::new(
+            key(key!(RawSource::port)),
+            "expected a port from 1 to 65535",
+        ));
     }
     Source {
         name: s.name,
@@ -522,7 +649,6 @@ fn source(i: usize, s: RawSource, problems: &mut Vec<Problem>) -> Source {
 }
 
 fn job(i: usize, j: RawJob, problems: &mut Vec<Problem>) -> Job {
-    let key = |k: &str| format!("jobs[{i}].{k}");
     let mut schedules = Vec::new();
     if let Some(c) = j.cyclic {
         schedules.push(Schedule::Cyclic {
@@ -543,7 +669,7 @@ fn job(i: usize, j: RawJob, problems: &mut Vec<Problem>) -> Job {
     }
     if schedules.len() != 1 {
         problems.push(Problem::new(
-            format!("jobs[{i}]"),
+            job_key(i, ""),
             format!(
                 "expected exactly one schedule table: `cyclic` (interval), `daily` (start, start_max_delay) or `cron` (expression, start_max_delay); found {}",
                 schedules.len()
@@ -555,7 +681,11 @@ fn job(i: usize, j: RawJob, problems: &mut Vec<Problem>) -> Job {
     let schedule = schedules.into_iter().next().unwrap_or(Schedule::Cyclic {
         interval: Duration::from_secs(1),
     });
-    let quiet_window = window(j.quiet_window, &key("quiet_window"), problems);
+    let quiet_window = window(
+        j.quiet_window,
+        &job_key(i, key!(RawJob::quiet_window)),
+        problems,
+    );
     Job {
         name: j.name,
         env: j.env,
@@ -706,5 +836,43 @@ impl From<&Job> for RawJob {
             min_run_time: j.min_run_time,
             quiet_window: j.quiet_window.map(RawWindow::from),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `key!` names a field as serde reads it: a bad value written under each key is
+    /// reported by serde at that key.
+    #[test]
+    fn keys_are_the_names_serde_reads() {
+        let keys = [
+            TOML_KEYS.keywords[0],
+            TOML_KEYS.keywords[1],
+            TOML_KEYS.keywords[2],
+            TOML_KEYS.stale_after,
+            TOML_KEYS.service_name,
+            key!(RawConfig::global, RawGlobal::poll_interval),
+            key!(RawConfig::global, RawGlobal::source_timeout),
+            key!(RawConfig::global, RawGlobal::read_batch_size),
+            key!(RawConfig::global, RawGlobal::quiet_window),
+            key!(RawConfig::global, RawGlobal::time_zone),
+            key!(RawConfig::database, RawDatabase::conninfo),
+            key!(RawConfig::database, RawDatabase::host),
+            key!(RawConfig::database, RawDatabase::port),
+            key!(RawConfig::database, RawDatabase::user),
+            key!(RawConfig::database, RawDatabase::dbname),
+            key!(RawConfig::database, RawDatabase::password_file),
+            key!(RawConfig::output, RawOutput::event_console),
+        ];
+        for key in keys {
+            let problems = parse(&format!("{key} = [[]]\n")).expect_err(key);
+            assert!(problems[0].key.starts_with(key), "{key}: {problems:?}");
+        }
+        assert_eq!(
+            TOML_KEYS.stale_after, "global.stale_after",
+            "a path is joined with dots"
+        );
     }
 }

@@ -14,10 +14,11 @@
 //!
 //! Values of `""` (the old files set unused time keys to empty strings) count as absent.
 
+use super::capture::{self, Found, Hints};
 use super::types::{
     parse_legacy_duration, LogLevel, QuietWindow, Reader, ServiceTemplate, TimeOfDay,
 };
-use super::validate::{check_model, from_serde, KeyNames};
+use super::validate::{check_model, from_format, from_serde, JobKey, KeyNames, SourceKey};
 use super::{
     defaults, Config, Database, Global, HostKeyPolicy, Job, Output, Problem, Schedule, Source,
     SshSource, Transport,
@@ -117,13 +118,20 @@ const LEGACY_KEYS: KeyNames = KeyNames {
     stale_after: "global_config[0].controller_interval_in_sec",
     service_name: "global_config[0].monitoring_servicename_prefix_without_spaces",
     source_field: |i, field| match field {
-        "queue" => format!("source_hosts[{i}].message_queue"),
-        _ => format!("source_hosts[{i}].hostname"),
+        SourceKey::Queue => format!("source_hosts[{i}].message_queue"),
+        SourceKey::Name => format!("source_hosts[{i}].hostname"),
     },
-    job_field: |i, field| match field {
-        "cyclic.interval" => format!("jobs[{i}].cyclic_interval_hh:mm:ss"),
-        "timeout" => format!("jobs[{i}].timeout_hh:mm:ss"),
-        other => format!("jobs[{i}].{other}"),
+    job_field: |i, field| {
+        let key = match field {
+            JobKey::Name => "name",
+            JobKey::Env => "env",
+            JobKey::Source => "source",
+            JobKey::CyclicInterval => "cyclic_interval_hh:mm:ss",
+            JobKey::Timeout => "timeout_hh:mm:ss",
+            JobKey::MinRunTime => "min_run_time",
+            JobKey::MaxErrorsBeforeAlerting => "max_errors_before_alerting",
+        };
+        format!("jobs[{i}].{key}")
     },
 };
 
@@ -167,19 +175,62 @@ fn seconds(key: &str, value: Option<f64>, problems: &mut Vec<Problem>) -> Option
         .ok()
 }
 
+/// Reads the file into its serde structs, or the problem that stopped it.
+///
+/// serde_json answers a value of the wrong type for a hint itself, before asking the
+/// visitor, so its error is only English text. The file is then read a second time with the
+/// visitor judging every value, which reports the same value as a [`Kind`]; the first
+/// read's error keeps serde_json's position (on the opening bracket of a list or object,
+/// where the second read has already stepped inside).
+fn read_json(text: &str) -> Result<LegacyFile, Problem> {
+    let read = |hints| {
+        let mut de = serde_json::Deserializer::from_str(text);
+        capture::deserialize::<_, LegacyFile>(&mut de, hints)
+    };
+    let failure = match read(Hints::AsGiven) {
+        Ok(file) => return Ok(file),
+        Err(f) => f,
+    };
+    let line = failure.error.as_ref().map(|e| e.line()).filter(|&l| l > 0);
+    let kind = match (&failure.kind, &failure.error) {
+        (None, Some(e)) if e.is_data() => match read(Hints::VisitorJudges) {
+            Err(again) if again.path == failure.path => again.kind,
+            _ => None,
+        },
+        _ => failure.kind.clone(),
+    };
+    Err(match (kind, failure.error) {
+        (Some(kind), _) => from_serde(&failure.path, &kind, json_found, line),
+        (None, Some(e)) => from_format(&failure.path, json_message(&e), line),
+        (None, None) => from_format(&failure.path, String::new(), line),
+    })
+}
+
+/// serde_json words `()` as `null` and floats its own way; the rest as serde does.
+fn json_found(found: &Found) -> String {
+    match found {
+        Found::Unit => "null".to_owned(),
+        Found::Float(v) => match serde_json::Number::from_f64(*v) {
+            Some(n) => format!("floating point `{n}`"),
+            None => found.unexpected().to_string(),
+        },
+        other => other.unexpected().to_string(),
+    }
+}
+
+/// serde_json's message without the position it appends (the line has its own field).
+fn json_message(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match message.strip_suffix(&suffix) {
+        Some(m) if e.line() > 0 => m.to_owned(),
+        _ => message,
+    }
+}
+
 /// Parses the legacy JSON into the model; also returns notes on what changed in meaning.
 pub fn parse(text: &str) -> Result<(Config, Vec<String>), Vec<Problem>> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let file: LegacyFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let inner = e.inner();
-        let message = inner.to_string();
-        // serde_json appends " at line L column C"; the line goes into its own field.
-        let message = message
-            .rsplit_once(" at line ")
-            .map_or(message.as_str(), |(m, _)| m);
-        let line = (inner.line() > 0).then_some(inner.line());
-        vec![from_serde(&e.path().to_string(), message, line)]
-    })?;
+    let file: LegacyFile = read_json(text).map_err(|p| vec![p])?;
     let mut problems = Vec::new();
     let mut notes = Vec::new();
     let config = convert(file, &mut problems, &mut notes);

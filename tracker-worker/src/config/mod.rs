@@ -2,9 +2,13 @@
 //! 2016 job_tracker's JSON file, both turned into the same validated [`Config`].
 //!
 //! Every error names the file, the key as a dotted path (`jobs[3].daily.start`) and what
-//! was expected; unknown keys are errors that list the allowed ones. Nothing here touches
+//! was expected; unknown keys are errors that list the allowed ones. The key comes from
+//! serde_path_to_error's path, what was expected from the error serde raised, recorded as
+//! data by [`capture`] (the allowed keys as serde lists them, the value found, ...), and the
+//! line from the format's own error (toml's span, serde_json's line). Nothing here touches
 //! the network or the database; `config check` adds file-existence warnings on top.
 
+mod capture;
 mod emit;
 mod file;
 mod legacy;

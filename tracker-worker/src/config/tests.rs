@@ -889,3 +889,36 @@ fn config_check_shows_the_event_console_and_warns_about_missing_files() {
     );
     assert!(!w.contains("outbox"), "{w}");
 }
+
+#[test]
+fn an_unknown_key_in_a_two_key_table_lists_both() {
+    let (p, _) = problem(&format!(
+        "[global]\nquiet_window = {{ from = \"01:00\", until = \"02:00\", x = 1 }}\n{MINIMAL}"
+    ));
+    assert_eq!(p.key, "global.quiet_window.x");
+    assert_eq!(p.message, "unknown key; allowed keys here: from, until");
+}
+
+#[test]
+fn legacy_errors_word_values_as_json_and_keep_serde_jsons_line() {
+    let problem = |text: &str| legacy(text).unwrap_err().problems()[0].clone();
+    let p = problem(&LEGACY_CODE_SPELLING.replace("\"key\": \"\"", "\"key\": 2.5"));
+    assert_eq!(p.key, "source_hosts[0].key");
+    assert_eq!(p.message, "expected a string, found floating point `2.5`");
+    let p = problem(&LEGACY_CODE_SPELLING.replace("\"name\": \"LOAD_ORDERS\"", "\"name\": null"));
+    assert_eq!(p.message, "expected a string, found null");
+    // A list or object of the wrong type is reported where it opens, as serde_json does.
+    let object = LEGACY_CODE_SPELLING
+        .replace("\"global_config\": [{", "\"global_config\": {")
+        .replace("  }],\n  \"source_hosts\"", "  },\n  \"source_hosts\"");
+    let p = problem(&object);
+    assert_eq!(
+        (p.key.as_str(), p.message.as_str(), p.line),
+        ("global_config", "expected a sequence, found map", Some(2))
+    );
+    let p = problem("{\"jobs\": [");
+    assert_eq!(
+        (p.key.as_str(), p.message.as_str(), p.line),
+        ("jobs", "EOF while parsing a list", Some(1))
+    );
+}

@@ -1,16 +1,24 @@
-//! Checks shared by both file formats: turning serde's errors into [`Problem`]s with a
-//! dotted key and a plain message, and the cross-field rules of a [`Config`].
+//! Checks shared by both file formats: turning what serde raised (a [`Kind`], recorded by
+//! [`super::capture`]) into [`Problem`]s with a dotted key and a plain message, and the
+//! cross-field rules of a [`Config`].
 
+use super::capture::{Found, Kind};
 use super::{Config, Problem, Schedule, Transport};
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Rewrites a serde error (with the path where it happened) into a problem that names the
-/// offending key itself and says what was expected.
-pub fn from_serde(path: &str, message: &str, line: Option<usize>) -> Problem {
+/// Turns what serde raised at `path` (serde_path_to_error's) into a problem that names the
+/// offending key itself and says what was expected; `found` words a value as the format
+/// does. For a key raised by its table (missing, given twice) the path ends at the table.
+pub fn from_serde(
+    path: &str,
+    kind: &Kind,
+    found: fn(&Found) -> String,
+    line: Option<usize>,
+) -> Problem {
     let path = if path == "." { "" } else { path };
     let join = |field: &str| {
-        // serde_path_to_error already includes an unknown key, but not a missing one.
+        // serde_path_to_error includes a key it read (an unknown one), not a missing one.
         if path == field || path.ends_with(&format!(".{field}")) {
             path.to_owned()
         } else if path.is_empty() {
@@ -19,61 +27,52 @@ pub fn from_serde(path: &str, message: &str, line: Option<usize>) -> Problem {
             format!("{path}.{field}")
         }
     };
-    let backticked = |s: &str| -> Option<String> {
-        let start = s.find('`')? + 1;
-        let len = s[start..].find('`')?;
-        Some(s[start..start + len].to_owned())
-    };
-    let list = |s: &str| s.replace('`', "");
-    let (key, text) = if let Some(rest) = message.strip_prefix("unknown field ") {
-        let field = backticked(rest).unwrap_or_default();
-        let allowed = match rest.split_once(", expected one of ") {
-            Some((_, names)) => format!("allowed keys here: {}", list(names)),
-            None => match rest.split_once(", expected ") {
-                Some((_, name)) => format!("the only allowed key here is {}", list(name)),
-                None => "no keys are allowed here".to_owned(),
-            },
-        };
-        (join(&field), format!("unknown key; {allowed}"))
-    } else if let Some(rest) = message.strip_prefix("missing field ") {
-        let field = backticked(rest).unwrap_or_default();
-        (join(&field), "required key is missing".to_owned())
-    } else if let Some(rest) = message.strip_prefix("duplicate field ") {
-        let field = backticked(rest).unwrap_or_default();
-        (
-            join(&field),
+    let (key, text) = match kind {
+        Kind::UnknownField { field, expected } => {
+            let allowed = match &expected[..] {
+                [] => "no keys are allowed here".to_owned(),
+                [one] => format!("the only allowed key here is {one}"),
+                names => format!("allowed keys here: {}", names.join(", ")),
+            };
+            (join(field), format!("unknown key; {allowed}"))
+        }
+        Kind::MissingField(field) => (join(field), "required key is missing".to_owned()),
+        Kind::DuplicateField(field) => (
+            join(field),
             "key given twice (two spellings of the same key?)".to_owned(),
-        )
-    } else if let Some(rest) = message.strip_prefix("unknown variant ") {
-        let value = backticked(rest).unwrap_or_default();
-        let allowed = rest
-            .split_once(", expected one of ")
-            .or_else(|| rest.split_once(", expected "))
-            .map(|(_, names)| list(names))
-            .unwrap_or_default();
-        (
-            path.to_owned(),
-            format!("unknown value `{value}`; expected one of: {allowed}"),
-        )
-    } else if let Some((found, expected)) = message
-        .strip_prefix("invalid type: ")
-        .or_else(|| message.strip_prefix("invalid value: "))
-        .and_then(|rest| rest.split_once(", expected "))
-    {
-        let expected = match expected {
-            "u8" => "a whole number from 0 to 255",
-            "u16" => "a whole number from 0 to 65535",
-            "u32" => "a whole number from 0 to 4294967295",
-            "u64" | "i64" => "a whole number",
-            "f64" => "a number",
-            other => other,
-        };
-        (
-            path.to_owned(),
-            format!("expected {expected}, found {found}"),
-        )
-    } else {
-        (path.to_owned(), message.to_owned())
+        ),
+        Kind::UnknownVariant { variant, expected } => {
+            let allowed = match &expected[..] {
+                [a, b] => format!("{a} or {b}"),
+                names => names.join(", "),
+            };
+            (
+                path.to_owned(),
+                format!("unknown value `{variant}`; expected one of: {allowed}"),
+            )
+        }
+        Kind::InvalidType {
+            found: value,
+            expected,
+        }
+        | Kind::InvalidValue {
+            found: value,
+            expected,
+        } => {
+            let expected = match expected.as_str() {
+                "u8" => "a whole number from 0 to 255",
+                "u16" => "a whole number from 0 to 65535",
+                "u32" => "a whole number from 0 to 4294967295",
+                "u64" | "i64" => "a whole number",
+                "f64" => "a number",
+                other => other,
+            };
+            (
+                path.to_owned(),
+                format!("expected {expected}, found {}", found(value)),
+            )
+        }
+        Kind::InvalidLength { .. } | Kind::Custom(_) => (path.to_owned(), kind.to_string()),
     };
     Problem {
         key,
@@ -82,29 +81,47 @@ pub fn from_serde(path: &str, message: &str, line: Option<usize>) -> Problem {
     }
 }
 
-/// How the keys checked here are spelled in the file being read.
+/// A problem the format itself found at `path` (a syntax error, an overflowing number),
+/// in its own words.
+pub fn from_format(path: &str, message: String, line: Option<usize>) -> Problem {
+    Problem {
+        key: if path == "." { "" } else { path }.to_owned(),
+        message,
+        line,
+    }
+}
+
+/// How the keys checked here are spelled in the file being read (each format defines its
+/// own: `file::TOML_KEYS`, `legacy::LEGACY_KEYS`).
 pub struct KeyNames {
     pub keywords: [&'static str; 3],
     pub stale_after: &'static str,
     /// Where the service names come from (the template, or the prefix in the legacy file).
     pub service_name: &'static str,
-    /// The key of a source field given its TOML name (`name`, `queue`).
-    pub source_field: fn(usize, &str) -> String,
-    /// The key of a job field given its TOML name (`name`, `cyclic.interval`, ...).
-    pub job_field: fn(usize, &str) -> String,
+    /// The key of a field of source `i`.
+    pub source_field: fn(usize, SourceKey) -> String,
+    /// The key of a field of job `i`.
+    pub job_field: fn(usize, JobKey) -> String,
 }
 
-pub const TOML_KEYS: KeyNames = KeyNames {
-    keywords: [
-        "global.start_keyword",
-        "global.error_keyword",
-        "global.end_keyword",
-    ],
-    stale_after: "global.stale_after",
-    service_name: "output.service_name",
-    source_field: |i, field| format!("sources[{i}].{field}"),
-    job_field: |i, field| format!("jobs[{i}].{field}"),
-};
+/// The fields of a source the checks here report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKey {
+    Name,
+    Queue,
+}
+
+/// The fields of a job the checks here report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKey {
+    Name,
+    Env,
+    Source,
+    CyclicInterval,
+    Timeout,
+    MinRunTime,
+    MaxErrorsBeforeAlerting,
+}
 
 fn positive(problems: &mut Vec<Problem>, key: String, d: Duration) {
     if d.is_zero() {
@@ -158,7 +175,7 @@ fn check_sources<'c>(
 ) -> HashMap<&'c str, usize> {
     let mut sources: HashMap<&str, usize> = HashMap::new();
     for (i, source) in config.sources.iter().enumerate() {
-        let key = (keys.source_field)(i, "name");
+        let key = (keys.source_field)(i, SourceKey::Name);
         if source.name.trim().is_empty() {
             problems.push(Problem::new(key, "expected a non-empty name"));
         } else if let Some(first) = sources.insert(&source.name, i) {
@@ -173,7 +190,7 @@ fn check_sources<'c>(
         if let Transport::Ssh(ssh) = &source.transport {
             if ssh.queue.contains(['\0', '\n']) {
                 problems.push(Problem::new(
-                    (keys.source_field)(i, "queue"),
+                    (keys.source_field)(i, SourceKey::Queue),
                     "expected a path without NUL or newline characters",
                 ));
             }
@@ -192,8 +209,8 @@ fn check_jobs(
     let mut services: HashMap<String, usize> = HashMap::new();
     let mut jobs: HashMap<(String, String), usize> = HashMap::new();
     for (i, job) in config.jobs.iter().enumerate() {
-        let key = |field: &str| (keys.job_field)(i, field);
-        for (field, value) in [("name", &job.name), ("env", &job.env)] {
+        let key = |field: JobKey| (keys.job_field)(i, field);
+        for (field, value) in [(JobKey::Name, &job.name), (JobKey::Env, &job.env)] {
             if value.trim().is_empty() {
                 problems.push(Problem::new(key(field), "expected a non-empty string"));
             }
@@ -202,7 +219,7 @@ fn check_jobs(
         let id = (job.name.to_uppercase(), job.env.to_uppercase());
         if let Some(first) = jobs.insert(id, i) {
             problems.push(Problem::new(
-                key("name"),
+                key(JobKey::Name),
                 format!(
                     "job `{}` in env `{}` is already defined by jobs[{first}]",
                     job.name, job.env
@@ -224,7 +241,7 @@ fn check_jobs(
                 let mut known: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
                 known.sort_unstable();
                 problems.push(Problem::new(
-                    key("source"),
+                    key(JobKey::Source),
                     format!(
                         "no source named `{name}`; defined sources: {}",
                         if known.is_empty() {
@@ -237,14 +254,14 @@ fn check_jobs(
             }
         }
         if let Schedule::Cyclic { interval } = job.schedule {
-            positive(problems, key("cyclic.interval"), interval);
+            positive(problems, key(JobKey::CyclicInterval), interval);
         }
         if let Some(timeout) = job.timeout {
-            positive(problems, key("timeout"), timeout);
+            positive(problems, key(JobKey::Timeout), timeout);
             if let Some(min) = job.min_run_time {
                 if min >= timeout && !timeout.is_zero() {
                     problems.push(Problem::new(
-                        key("min_run_time"),
+                        key(JobKey::MinRunTime),
                         "expected a minimum run time shorter than the timeout",
                     ));
                 }
@@ -252,7 +269,7 @@ fn check_jobs(
         }
         if job.max_errors_before_alerting == 0 {
             problems.push(Problem::new(
-                key("max_errors_before_alerting"),
+                key(JobKey::MaxErrorsBeforeAlerting),
                 "expected 1 or more",
             ));
         }
@@ -281,31 +298,87 @@ pub fn conninfo_has_password(conninfo: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The errors serde raises in the cases the old message parser was tested with, as the
+    /// wrapper records them (each checked to be the error whose serde text was that case's
+    /// input), give the same key and expectation. An unknown key among two allowed ones
+    /// lists both like any other list (the old parser, reading serde's "`a` or `b`", said
+    /// "the only allowed key here is a or b").
     #[test]
     fn serde_messages_become_key_and_expectation() {
-        let p = from_serde(
-            "jobs[0]",
-            "unknown field `tiemout`, expected one of `name`, `env`",
-            Some(3),
-        );
+        let found = |f: &Found| f.unexpected().to_string();
+        let unknown = Kind::UnknownField {
+            field: "tiemout".into(),
+            expected: &["name", "env"],
+        };
+        let p = from_serde("jobs[0]", &unknown, found, Some(3));
         assert_eq!(p.key, "jobs[0].tiemout");
         assert_eq!(p.message, "unknown key; allowed keys here: name, env");
-        let p = from_serde("sources[1]", "missing field `name`", None);
+        let missing = Kind::MissingField("name");
+        assert_eq!(missing.to_string(), "missing field `name`");
+        let p = from_serde("sources[1]", &missing, found, None);
         assert_eq!(
             (p.key.as_str(), p.message.as_str()),
             ("sources[1].name", "required key is missing")
         );
-        let p = from_serde(
-            "jobs[3].daily.start",
-            "invalid type: integer `230`, expected a time of day",
-            None,
+        let wrong_type = Kind::InvalidType {
+            found: Found::Signed(230),
+            expected: "a time of day".into(),
+        };
+        assert_eq!(
+            wrong_type.to_string(),
+            "invalid type: integer `230`, expected a time of day"
         );
+        let p = from_serde("jobs[3].daily.start", &wrong_type, found, None);
         assert_eq!(p.message, "expected a time of day, found integer `230`");
-        let p = from_serde(
-            "sources[0].host_key_policy",
-            "unknown variant `loose`, expected one of `strict`, `accept-new`, `off`",
-            None,
+        let variant = Kind::UnknownVariant {
+            variant: "loose".into(),
+            expected: &["strict", "accept-new", "off"],
+        };
+        assert_eq!(
+            variant.to_string(),
+            "unknown variant `loose`, expected one of `strict`, `accept-new`, `off`"
         );
+        let p = from_serde("sources[0].host_key_policy", &variant, found, None);
+        assert_eq!(
+            p.message,
+            "unknown value `loose`; expected one of: strict, accept-new, off"
+        );
+    }
+
+    /// The same cases read from a file, where a file can give them: the key, and the
+    /// expectation with the real lists and descriptions.
+    #[test]
+    fn serde_errors_in_a_file_become_key_and_expectation() {
+        let problem = |text: &str| {
+            let err = crate::config::parse_toml(std::path::Path::new("t.toml"), text)
+                .expect_err("config must be rejected");
+            err.problems()[0].clone()
+        };
+        let job = "[[jobs]]\nname = \"J\"\nenv = \"P\"\n";
+        let p = problem(&format!("{job}tiemout = \"5m\"\n"));
+        assert_eq!(p.key, "jobs[0].tiemout");
+        assert_eq!(p.line, Some(4));
+        assert_eq!(
+            p.message,
+            "unknown key; allowed keys here: name, env, source, cyclic, daily, cron, timeout, max_errors_before_alerting, min_run_time, quiet_window"
+        );
+        let p = problem(
+            "[[sources]]\nname = \"a\"\nlocal_queue = \"/q\"\n[[sources]]\nlocal_queue = \"/q\"\n",
+        );
+        assert_eq!(
+            (p.key.as_str(), p.message.as_str(), p.line),
+            ("sources[1].name", "required key is missing", Some(4))
+        );
+        let p = problem(&format!(
+            "{job}{job}{job}{job}daily = {{ start = 230, start_max_delay = \"5m\" }}\n"
+        ));
+        assert_eq!(p.key, "jobs[3].daily.start");
+        assert_eq!(
+            p.message,
+            "expected a time of day \"HH:MM\" (00:00 to 23:59), found integer `230`"
+        );
+        let p = problem("[[sources]]\nname = \"h\"\naddress = \"h\"\nuser = \"u\"\nqueue = \"/q\"\nhost_key_policy = \"loose\"\n");
+        assert_eq!(p.key, "sources[0].host_key_policy");
         assert_eq!(
             p.message,
             "unknown value `loose`; expected one of: strict, accept-new, off"
