@@ -18,7 +18,8 @@ OUT_ARG=${1:?usage: test.sh OUTDIR}
 OUT=$(cd "$OUT_ARG" && pwd) || exit 1
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$(dirname "$HERE")")
-CACHE=/var/tmp/jobmon-pkg-roots
+# The pristine root is made once (debootstrap, ~30-60 s) and kept here as a tarball.
+CACHE=${JOBMON_PKG_ROOT_CACHE:-/var/tmp/jobmon-pkg-roots}
 PRISTINE=$CACHE/bookworm-minbase.tar.gz
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -103,6 +104,7 @@ remove_root() {
     CHROOT=""
 }
 trap 'remove_root; rm -f "$CHECK_LOG"' EXIT
+trap 'exit 130' INT TERM # exit through the EXIT trap: proc is unmounted also then
 
 pristine_root() {
     if [ ! -s "$PRISTINE" ]; then
