@@ -65,7 +65,10 @@ build_binary() {
     LIBZ_SYS_STATIC=1 cargo zigbuild --locked --release -p tracker-worker \
         --features vendored-openssl --target "$TRIPLE.$GLIBC" \
         --bin jobmon-tracker --example manpage
-    BUILT="$ROOT/target/$TRIPLE/release"
+    local target_dir
+    target_dir=$(cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+    BUILT="$target_dir/$TRIPLE/release"
     BIN="$WORK/jobmon-tracker"
     cp "$BUILT/jobmon-tracker" "$BIN"
     strip --strip-unneeded --remove-section=.comment "$BIN"
