@@ -5,7 +5,7 @@
 #  - the .deb in a clean Debian 12 root (debootstrap minbase, cached as a tarball under
 #    /var/tmp/jobmon-pkg-roots/): user and group, directories, `--version`, `config check`
 #    of the shipped example as the service user, systemd-analyze verify of the unit, a
-#    reinstall keeps an edited configuration, purge removes it;
+#    reinstall and an upgrade keep an edited configuration, purge removes it;
 #  - lintian: no errors, no warnings beyond the accepted ones listed below;
 #  - the .rpm: file list, modes, config(noreplace), scriptlets, requirements (rpm -qp);
 #  - the reader reads and acknowledges a queue over SSH: tests/tests/ssh_source.rs run
@@ -210,6 +210,24 @@ reinstall_keeps_edited_config() {
         [ "$(owner_mode /etc/jobmon-tracker)" = "root:jobmon-tracker 750" ]
 }
 
+# An upgrade: the same package with a higher version, installed as the README says.
+upgrade_keeps_edited_config() {
+    local dir newer="jobmon-tracker_${VERSION}+upgrade_amd64.deb" uid_before
+    uid_before=$(in_root id -u jobmon-tracker) || return 1
+    dir=$(mktemp -d)
+    dpkg-deb -R "$DEB" "$dir/pkg" &&
+        sed -i "s/^Version: .*/Version: ${VERSION}+upgrade/" "$dir/pkg/DEBIAN/control" &&
+        dpkg-deb --root-owner-group -Zxz --build "$dir/pkg" "$CHROOT/tmp/$newer" >/dev/null
+    local rc=$?
+    rm -rf "$dir"
+    [ $rc -eq 0 ] || return 1
+    in_root apt-get install -y -qq "/tmp/$newer" || return 1
+    in_root dpkg-query -W -f='${Version}\n' jobmon-tracker | grep -qxF "${VERSION}+upgrade" &&
+        tail -1 "$CHROOT/etc/jobmon-tracker/jobmon-tracker.toml" | grep -qx '# edited by the administrator' &&
+        [ "$(in_root id -u jobmon-tracker)" = "$uid_before" ] &&
+        [ "$(owner_mode /var/lib/jobmon-tracker)" = "jobmon-tracker:jobmon-tracker 750" ]
+}
+
 purge_removes_config() {
     in_root apt-get purge -y -qq jobmon-tracker || return 1
     local left=0 path
@@ -327,6 +345,7 @@ if check "clean Debian 12 root (debootstrap minbase)" pristine_root; then
     check "deb: man pages" man_page
     check "deb: systemd-analyze verify jobmon-tracker.service" unit_verifies
     check "deb: reinstall keeps an edited configuration" reinstall_keeps_edited_config
+    check "deb: upgrade to a newer version keeps the edited configuration and the user" upgrade_keeps_edited_config
     check "deb: purge removes configuration, state and log directories" purge_removes_config
 fi
 remove_root
