@@ -5,7 +5,8 @@
 #  - the .deb in a clean Debian 12 root (debootstrap minbase, cached as a tarball under
 #    /var/tmp/jobmon-pkg-roots/): user and group, directories, `--version`, `config check`
 #    of the shipped example as the service user, systemd-analyze verify of the unit, a
-#    reinstall and an upgrade keep an edited configuration, purge removes it;
+#    reinstall and an upgrade keep an edited configuration, purge removes it; and in a
+#    Debian 11 root (glibc 2.31) it installs and the program runs;
 #  - lintian: no errors, no warnings beyond the accepted ones listed below;
 #  - the .rpm: file list, modes, config(noreplace), scriptlets, requirements (rpm -qp);
 #  - the reader reads and acknowledges a queue over SSH: tests/tests/ssh_source.rs run
@@ -20,7 +21,6 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$(dirname "$HERE")")
 # The pristine root is made once (debootstrap, ~30-60 s) and kept here as a tarball.
 CACHE=${JOBMON_PKG_ROOT_CACHE:-/var/tmp/jobmon-pkg-roots}
-PRISTINE=$CACHE/bookworm-minbase.tar.gz
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # lintian tags accepted on the .deb (warnings; info tags are printed, not counted):
@@ -106,22 +106,23 @@ remove_root() {
 trap 'remove_root; rm -f "$CHECK_LOG"' EXIT
 trap 'exit 130' INT TERM # exit through the EXIT trap: proc is unmounted also then
 
-pristine_root() {
-    if [ ! -s "$PRISTINE" ]; then
+pristine_root() { # pristine_root SUITE: a fresh minbase root of that Debian release
+    local suite=$1 pristine=$CACHE/$1-minbase.tar.gz
+    if [ ! -s "$pristine" ]; then
         local fresh
         fresh=$(mktemp -d /var/tmp/jobmon-debootstrap.XXXXXX)
-        echo "debootstrap bookworm (cached in $PRISTINE afterwards)"
-        if ! debootstrap --variant=minbase bookworm "$fresh" http://deb.debian.org/debian >"$fresh.log" 2>&1; then
+        echo "debootstrap $suite (cached in $pristine afterwards)"
+        if ! debootstrap --variant=minbase "$suite" "$fresh" http://deb.debian.org/debian >"$fresh.log" 2>&1; then
             tail -20 "$fresh.log"
             rm -rf "$fresh" "$fresh.log"
             return 1
         fi
         mkdir -p "$CACHE"
-        tar -C "$fresh" -czf "$PRISTINE.tmp" . && mv "$PRISTINE.tmp" "$PRISTINE"
+        tar -C "$fresh" -czf "$pristine.tmp" . && mv "$pristine.tmp" "$pristine"
         rm -rf "$fresh" "$fresh.log"
     fi
     CHROOT=$(mktemp -d /var/tmp/jobmon-pkg-root.XXXXXX)
-    tar -C "$CHROOT" -xzf "$PRISTINE"
+    tar -C "$CHROOT" -xzf "$pristine"
     chmod 0755 "$CHROOT" # mktemp made it 0700: the service user must reach its files
     cp /etc/resolv.conf "$CHROOT/etc/resolv.conf"
     if compgen -G '/usr/local/share/ca-certificates/*' >/dev/null; then
@@ -242,6 +243,18 @@ purge_removes_config() {
     return $left
 }
 
+# The program on an older system than the build host's: it starts, reads its
+# configuration and writes, reads and acknowledges a queue file.
+runs_on_older_system() {
+    version_runs && config_check_as_user || return 1
+    local q=/var/lib/jobmon-tracker/q.sqlite
+    in_root runuser -u jobmon-tracker -- /usr/bin/jobmon-tracker queue -f "$q" add \
+        --instance P --job LOAD --event STARTED &&
+        in_root runuser -u jobmon-tracker -- /usr/bin/jobmon-tracker queue -f "$q" read |
+        grep -q '^{"id":1,.*"job":"LOAD","event":"STARTED"' &&
+        [ "$(in_root runuser -u jobmon-tracker -- /usr/bin/jobmon-tracker queue -f "$q" ack --through 1)" = 1 ]
+}
+
 # --- lintian ------------------------------------------------------------------------
 
 lintian_clean() {
@@ -336,7 +349,7 @@ check "source-host reader: glibc symbols <= 2.17" floor_at_most "$READER" 2.17
 check "source-host reader: no shared library beyond libc" only_libc_needed "$READER"
 check "checksums match SHA256SUMS" bash -c "cd '$OUT' && sha256sum --quiet -c SHA256SUMS"
 
-if check "clean Debian 12 root (debootstrap minbase)" pristine_root; then
+if check "clean Debian 12 root (debootstrap minbase)" pristine_root bookworm; then
     check "deb: apt install ./jobmon-tracker_${VERSION}_amd64.deb" apt_install_deb
     check "deb: system user and group jobmon-tracker" user_and_group
     check "deb: files and directories, owners and modes" directories
@@ -347,6 +360,12 @@ if check "clean Debian 12 root (debootstrap minbase)" pristine_root; then
     check "deb: reinstall keeps an edited configuration" reinstall_keeps_edited_config
     check "deb: upgrade to a newer version keeps the edited configuration and the user" upgrade_keeps_edited_config
     check "deb: purge removes configuration, state and log directories" purge_removes_config
+fi
+remove_root
+
+if check "clean Debian 11 root (debootstrap minbase)" pristine_root bullseye; then
+    check "deb on Debian 11 (glibc 2.31): apt install" apt_install_deb
+    check "deb on Debian 11: --version, config check, queue add/read/ack" runs_on_older_system
 fi
 remove_root
 
