@@ -4,7 +4,8 @@
 #   jobmon-tracker-<version>-1.x86_64.rpm     (rpmbuild, from Debian's rpm package)
 #   jobmon-tracker-<version>-x86_64-linux-glibc2.17   the same binary as a plain file, to
 #                                             copy to source hosts as the queue reader
-#   SHA256SUMS
+#   jobmon-tracker-<version>.sha256sums   their checksums (the folder is shared with the
+#                                             extension's packages)
 # The binary is built once, by cargo-zigbuild against glibc 2.17 (RHEL/Oracle Linux 7),
 # with OpenSSL, libssh2, SQLite and zlib linked in: it runs on Debian 11+, Ubuntu 20.04+,
 # RHEL 7+ and needs only libc. Installs what it needs (apt packages, ziglang from PyPI,
@@ -183,6 +184,6 @@ build_rpm
 reader_file
 (cd "$OUT" && sha256sum jobmon-tracker_"$VERSION"_amd64.deb \
     jobmon-tracker-"$VERSION"-1.x86_64.rpm \
-    jobmon-tracker-"$VERSION"-x86_64-linux-glibc"$GLIBC" >SHA256SUMS)
+    jobmon-tracker-"$VERSION"-x86_64-linux-glibc"$GLIBC" >jobmon-tracker-"$VERSION".sha256sums)
 say "done in $(($(date +%s) - started)) s: $OUT"
 ls -l "$OUT"

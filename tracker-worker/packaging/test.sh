@@ -52,7 +52,9 @@ check() { # check NAME COMMAND...: runs COMMAND in this shell, counts and report
     return $rc
 }
 
-VERSION=$(sed -n 's/^jobmon-tracker_\(.*\)_amd64\.deb$/\1/p' < <(ls "$OUT"))
+# The packages of this checkout's version (the folder may hold others).
+VERSION=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "tracker-worker"))')
 DEB=$OUT/jobmon-tracker_${VERSION}_amd64.deb
 RPM=$OUT/jobmon-tracker-${VERSION}-1.x86_64.rpm
 READER=$OUT/jobmon-tracker-${VERSION}-x86_64-linux-glibc2.17
@@ -347,7 +349,7 @@ check "packaged binary: no shared library beyond libc" only_libc_needed "$WORKBI
 rm -rf "$WORKBIN"
 check "source-host reader: glibc symbols <= 2.17" floor_at_most "$READER" 2.17
 check "source-host reader: no shared library beyond libc" only_libc_needed "$READER"
-check "checksums match SHA256SUMS" bash -c "cd '$OUT' && sha256sum --quiet -c SHA256SUMS"
+check "checksums match jobmon-tracker-$VERSION.sha256sums" bash -c "cd '$OUT' && sha256sum --quiet -c 'jobmon-tracker-$VERSION.sha256sums'"
 
 if check "clean Debian 12 root (debootstrap minbase)" pristine_root bookworm; then
     check "deb: apt install ./jobmon-tracker_${VERSION}_amd64.deb" apt_install_deb
