@@ -15,15 +15,19 @@ use tracker_worker::config::{HostKeyPolicy, Reader, SshSource};
 use tracker_worker::queue::{Queue, QueueRow, SqlValue, Window};
 use tracker_worker::source::{QueueSource, SourceError, SshQueue};
 
-/// The jobmon-tracker program built in this crate; the "remote" host is this machine.
-const TRACKER: &str = env!("CARGO_BIN_EXE_tracker");
+/// The jobmon-tracker program that plays the reader on the "remote" host (this machine):
+/// the one built in this crate, or the file JOBMON_TEST_READER names
+/// (tracker-worker/packaging/test.sh runs these tests with the glibc 2.17 reader it ships).
+fn tracker() -> String {
+    std::env::var("JOBMON_TEST_READER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_tracker").into())
+}
 const READERS: [Reader; 2] = [Reader::Sqlite3, Reader::JobmonTracker];
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 fn source(sshd: &Sshd, queue: &Path, reader: Reader) -> SshSource {
     let mut s = sshd.ssh_source(path_str(queue), reader);
     if reader == Reader::JobmonTracker {
-        s.reader_command = Some(TRACKER.into());
+        s.reader_command = Some(tracker());
     }
     s
 }
@@ -778,7 +782,7 @@ fn a_silent_host_times_out_after_about_the_timeout_and_is_read_again_once_back()
     for reader in READERS {
         let mut s = sshd.ssh_source_on_port(proxy.port(), path_str(&queue), reader);
         if reader == Reader::JobmonTracker {
-            s.reader_command = Some(TRACKER.into());
+            s.reader_command = Some(tracker());
         }
         // Down before the first contact: the handshake never gets an answer.
         proxy.set_down(true);
@@ -819,7 +823,7 @@ fn a_connection_cut_mid_read_is_an_error_and_the_next_call_reconnects() {
         let proxy = Proxy::start(sshd.port());
         let mut s = sshd.ssh_source_on_port(proxy.port(), path_str(&queue), reader);
         if reader == Reader::JobmonTracker {
-            s.reader_command = Some(TRACKER.into());
+            s.reader_command = Some(tracker());
         }
         let mut q = SshQueue::new(s, TIMEOUT);
         // Connect first, so that the bytes counted below are the read's.
