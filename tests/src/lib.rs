@@ -5,6 +5,7 @@
 
 pub mod proxy;
 pub mod sshd;
+pub mod tls;
 pub mod tracker;
 
 use postgres::error::SqlState;

@@ -109,6 +109,12 @@ pub struct Database {
     pub user: Option<String>,
     pub dbname: Option<String>,
     pub password_file: Option<PathBuf>,
+    /// libpq's TLS keys (`store::tls` gives them their meaning).
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<String>,
+    pub sslcert: Option<String>,
+    pub sslkey: Option<String>,
+    pub sslcrl: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

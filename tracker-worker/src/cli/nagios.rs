@@ -5,7 +5,7 @@
 
 use super::parse_timeout;
 use crate::config::Database;
-use crate::store::connect::{pg_config, ProcessEnv};
+use crate::store::connect::{pg_config, PgConfig, ProcessEnv};
 use crate::store::pg_error_text;
 use clap::{ArgAction, Args};
 use std::ffi::OsString;
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_postgres::config::Host;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
 /// The service name at the start of the status line.
 const SERVICE: &str = "JOBMON";
@@ -319,7 +319,7 @@ fn check(args: &NagiosArgs) -> Report {
 
 /// The connection settings: the tracker configuration's [database] section, or the
 /// psql-like options, completed from the environment as libpq would.
-fn connection_config(args: &NagiosArgs) -> Result<Config, String> {
+fn connection_config(args: &NagiosArgs) -> Result<PgConfig, String> {
     let db = match &args.config {
         Some(path) => {
             crate::config::load(path)
@@ -339,6 +339,7 @@ fn connection_config(args: &NagiosArgs) -> Result<Config, String> {
                 port: args.port,
                 user: args.username.clone(),
                 password_file: None,
+                ..Database::default()
             }
         }
     };
@@ -358,7 +359,7 @@ fn is_conninfo(dbname: &str) -> bool {
 
 /// Connects and runs check_job_status(), all within `timeout`.
 async fn query(
-    config: &Config,
+    config: &PgConfig,
     history: Option<&str>,
     timeout: Duration,
 ) -> Result<Vec<StatusRow>, String> {
@@ -369,8 +370,7 @@ async fn query(
             humantime::format_duration(timeout)
         )
     };
-    let (client, connection) = match tokio::time::timeout_at(deadline, config.connect(NoTls)).await
-    {
+    let (client, connection) = match tokio::time::timeout_at(deadline, config.connect()).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => {
             return Err(format!(
@@ -392,7 +392,7 @@ async fn query(
         Ok(result) => result,
         Err(_) => {
             // Leave nothing running on the server for a check nobody waits for anymore.
-            let _ = tokio::time::timeout(CANCEL_GRACE, cancel.cancel_query(NoTls)).await;
+            let _ = tokio::time::timeout(CANCEL_GRACE, cancel.cancel_query(config.tls())).await;
             Err(out_of_time("waiting for check_job_status()"))
         }
     }

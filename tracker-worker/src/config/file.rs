@@ -171,6 +171,11 @@ pub(super) struct RawDatabase {
     pub(super) user: Option<String>,
     pub(super) dbname: Option<String>,
     pub(super) password_file: Option<PathBuf>,
+    pub(super) sslmode: Option<String>,
+    pub(super) sslrootcert: Option<String>,
+    pub(super) sslcert: Option<String>,
+    pub(super) sslkey: Option<String>,
+    pub(super) sslcrl: Option<String>,
     #[serde(skip_serializing)]
     pub(super) password: Option<Present>,
 }
@@ -494,6 +499,11 @@ fn database(d: RawDatabase, problems: &mut Vec<Problem>) -> Database {
             (key!(RawDatabase::port), d.port.is_some()),
             (key!(RawDatabase::user), d.user.is_some()),
             (key!(RawDatabase::dbname), d.dbname.is_some()),
+            (key!(RawDatabase::sslmode), d.sslmode.is_some()),
+            (key!(RawDatabase::sslrootcert), d.sslrootcert.is_some()),
+            (key!(RawDatabase::sslcert), d.sslcert.is_some()),
+            (key!(RawDatabase::sslkey), d.sslkey.is_some()),
+            (key!(RawDatabase::sslcrl), d.sslcrl.is_some()),
         ] {
             if set {
                 problems.push(Problem::new(
@@ -510,6 +520,11 @@ fn database(d: RawDatabase, problems: &mut Vec<Problem>) -> Database {
         user: d.user,
         dbname: d.dbname,
         password_file: d.password_file,
+        sslmode: d.sslmode,
+        sslrootcert: d.sslrootcert,
+        sslcert: d.sslcert,
+        sslkey: d.sslkey,
+        sslcrl: d.sslcrl,
     }
 }
 
@@ -729,6 +744,11 @@ impl From<&Config> for RawConfig {
                 user: d.user.clone(),
                 dbname: d.dbname.clone(),
                 password_file: d.password_file.clone(),
+                sslmode: d.sslmode.clone(),
+                sslrootcert: d.sslrootcert.clone(),
+                sslcert: d.sslcert.clone(),
+                sslkey: d.sslkey.clone(),
+                sslcrl: d.sslcrl.clone(),
                 password: None,
             },
             output: RawOutput {

@@ -2,13 +2,16 @@
 //! a conninfo string or separate keys, then `PGHOST`/`PGPORT`/`PGUSER`/`PGDATABASE`, then
 //! libpq's defaults (Debian's socket directory, port 5432, the OS user). The password, if the
 //! server asks for one, comes from a pgpass file (`password_file`, else `PGPASSFILE`, else
-//! `~/.pgpass`); the configuration itself never holds one.
+//! `~/.pgpass`); the configuration itself never holds one. TLS keys go to [`super::tls`].
 
+use super::tls::{self, Setting, SslMode, TlsKeys, TLS_KEYS};
 use crate::config::Database;
+use postgres_openssl::{MakeTlsConnector, TlsStream};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio_postgres::config::Host;
-use tokio_postgres::Config;
+use tokio_postgres::config::{Host, SslMode as PgSslMode};
+use tokio_postgres::{Client, Config, Connection, Socket};
 
 /// libpq's default socket directory on Debian.
 const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
@@ -28,14 +31,104 @@ impl Env for ProcessEnv {
     }
 }
 
+/// A tokio-postgres configuration with libpq's TLS settings; connect through
+/// [`PgConfig::connect`], which is the only place that knows what `sslmode` means.
+pub struct PgConfig {
+    config: Config,
+    tls: tls::Tls,
+}
+
+impl Deref for PgConfig {
+    type Target = Config;
+    fn deref(&self) -> &Config {
+        &self.config
+    }
+}
+
+impl DerefMut for PgConfig {
+    fn deref_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+}
+
+impl std::fmt::Debug for PgConfig {
+    // tokio-postgres's Debug redacts the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("config", &self.config)
+            .field("sslmode", &self.tls.mode)
+            .finish()
+    }
+}
+
+pub type PgConnection = Connection<Socket, TlsStream<Socket>>;
+
+impl PgConfig {
+    pub fn ssl_mode(&self) -> SslMode {
+        self.tls.mode
+    }
+
+    /// The connector (also for cancel requests, which follow the connection's TLS).
+    pub fn tls(&self) -> MakeTlsConnector {
+        self.tls.connector.clone()
+    }
+
+    /// Connects as libpq would for the `sslmode`: `allow` tries without TLS first and again
+    /// with it when the server refuses; `prefer` the other way round (tokio-postgres falls
+    /// back when the server does not offer TLS); the others insist on TLS or on none.
+    pub async fn connect(&self) -> Result<(Client, PgConnection), tokio_postgres::Error> {
+        let mut config = self.config.clone();
+        let first = match self.tls.mode {
+            SslMode::Disable | SslMode::Allow => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+        };
+        config.ssl_mode(first);
+        match config.connect(self.tls()).await {
+            Err(e) if self.tls.mode == SslMode::Allow && e.as_db_error().is_some() => {
+                config.ssl_mode(PgSslMode::Require);
+                config.connect(self.tls()).await
+            }
+            result => result,
+        }
+    }
+}
+
 /// The connection configuration, or what is wrong with the `[database]` section.
-pub fn pg_config(db: &Database, env: &dyn Env) -> Result<Config, String> {
+pub fn pg_config(db: &Database, env: &dyn Env) -> Result<PgConfig, String> {
+    let mut keys = TlsKeys::default();
     let mut config = match &db.conninfo {
-        Some(conninfo) => conninfo
-            .parse::<Config>()
-            .map_err(|e| format!("database.conninfo is not a valid connection string: {e}"))?,
+        Some(conninfo) => {
+            let rest = take_tls_keys(conninfo, &mut keys, "database.conninfo")?;
+            rest.parse::<Config>()
+                .map_err(|e| format!("database.conninfo is not a valid connection string: {e}"))?
+        }
         None => Config::new(),
     };
+    for (key, value) in [
+        ("sslmode", &db.sslmode),
+        ("sslrootcert", &db.sslrootcert),
+        ("sslcert", &db.sslcert),
+        ("sslkey", &db.sslkey),
+        ("sslcrl", &db.sslcrl),
+    ] {
+        if let (Some(v), Some(slot)) = (value, keys.slot(key)) {
+            slot.get_or_insert(Setting {
+                value: v.clone(),
+                from: format!("database.{key}"),
+            });
+        }
+    }
+    for (key, var) in TLS_KEYS {
+        if let (Some(v), Some(slot)) = (env.var(var), keys.slot(key)) {
+            slot.get_or_insert(Setting {
+                value: v,
+                from: var.to_string(),
+            });
+        }
+    }
+    let home = env.var("HOME").map(PathBuf::from);
+    let tls = tls::build(&keys, home.as_deref())?;
     if config.get_hosts().is_empty() {
         let host = db
             .host
@@ -95,7 +188,113 @@ pub fn pg_config(db: &Database, env: &dyn Env) -> Result<Config, String> {
             }
         }
     }
-    Ok(config)
+    Ok(PgConfig { config, tls })
+}
+
+/// Takes libpq's TLS keys out of a connection string (`key=value ...` or a URI's query) into
+/// `keys`, and returns the rest for tokio-postgres.
+fn take_tls_keys(conninfo: &str, keys: &mut TlsKeys, from: &str) -> Result<String, String> {
+    let s = conninfo.trim();
+    if s.starts_with("postgresql://") || s.starts_with("postgres://") {
+        let Some((base, query)) = s.split_once('?') else {
+            return Ok(s.to_string());
+        };
+        let mut rest = Vec::new();
+        for param in query.split('&') {
+            let (k, v) = param.split_once('=').unwrap_or((param, ""));
+            match keys.slot(k) {
+                Some(slot) => {
+                    *slot = Some(Setting {
+                        value: percent_decode(v)
+                            .ok_or_else(|| format!("{from}: bad %-escape in `{k}`"))?,
+                        from: from.to_string(),
+                    })
+                }
+                None => rest.push(param),
+            }
+        }
+        return Ok(if rest.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        });
+    }
+    let mut rest = String::new();
+    for (k, v) in
+        split_keywords(s).map_err(|e| format!("{from} is not a valid connection string: {e}"))?
+    {
+        match keys.slot(&k) {
+            Some(slot) => {
+                *slot = Some(Setting {
+                    value: v,
+                    from: from.to_string(),
+                })
+            }
+            None => {
+                let quoted = v.replace('\\', "\\\\").replace('\'', "\\'");
+                rest.push_str(&format!("{k}='{quoted}' "));
+            }
+        }
+    }
+    Ok(rest)
+}
+
+/// libpq's `key = value` syntax: values unquoted or in single quotes, `\` escapes.
+fn split_keywords(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(out);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return Err(format!("missing \"=\" after \"{key}\""));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    None => return Err(format!("unterminated quoted value of \"{key}\"")),
+                    Some('\'') => break,
+                    Some('\\') => value.extend(chars.next()),
+                    Some(c) => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        out.push((key, value));
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// The password of the first matching line of a pgpass file
@@ -228,5 +427,50 @@ mod tests {
         };
         let c = pg_config(&db, &FakeEnv(HashMap::new())).unwrap();
         assert_eq!(c.get_password(), Some(&b"fallback"[..]));
+    }
+
+    #[test]
+    fn tls_keys_come_out_of_either_conninfo_syntax_and_the_rest_is_kept() {
+        let mut keys = TlsKeys::default();
+        let rest = take_tls_keys(
+            "host=db1 sslmode = verify-ca sslrootcert='/etc/my ca.crt' dbname='a\\'b'",
+            &mut keys,
+            "database.conninfo",
+        )
+        .unwrap();
+        assert_eq!(keys.sslmode.unwrap().value, "verify-ca");
+        assert_eq!(keys.sslrootcert.as_ref().unwrap().value, "/etc/my ca.crt");
+        let c: Config = rest.parse().unwrap();
+        assert_eq!(c.get_dbname(), Some("a'b"));
+        let mut keys = TlsKeys::default();
+        let rest = take_tls_keys(
+            "postgresql://u@db1:5433/jobs?sslmode=verify-full&connect_timeout=3&sslcert=%2Ftmp%2Fc.crt",
+            &mut keys,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(rest, "postgresql://u@db1:5433/jobs?connect_timeout=3");
+        assert_eq!(keys.sslmode.unwrap().value, "verify-full");
+        assert_eq!(keys.sslcert.unwrap().value, "/tmp/c.crt");
+    }
+
+    #[test]
+    fn tls_settings_conninfo_over_keys_over_environment() {
+        let env = FakeEnv(HashMap::from([
+            ("PGSSLMODE", "bogus".to_string()),
+            ("USER", "u".to_string()),
+        ]));
+        let e = pg_config(&Database::default(), &env).err().unwrap();
+        assert!(e.starts_with("PGSSLMODE: invalid sslmode `bogus`"), "{e}");
+        let db = Database {
+            sslmode: Some("require".into()),
+            ..Database::default()
+        };
+        assert_eq!(pg_config(&db, &env).unwrap().ssl_mode(), SslMode::Require);
+        let db = Database {
+            conninfo: Some("host=db1 sslmode=disable".into()),
+            ..Database::default()
+        };
+        assert_eq!(pg_config(&db, &env).unwrap().ssl_mode(), SslMode::Disable);
     }
 }

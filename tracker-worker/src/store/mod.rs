@@ -7,12 +7,13 @@
 
 mod commit;
 pub mod connect;
+pub mod tls;
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 use tracker_core::ingest::cursor::Cursor;
 use tracker_core::ingest::message::Message;
 use tracker_core::ingest::runs::{OpenRun, Plan, RunRef};
@@ -85,8 +86,8 @@ pub struct Batch<'a> {
 }
 
 impl Store {
-    pub async fn connect(config: &Config) -> Result<Store, StoreError> {
-        let (client, connection) = config.connect(NoTls).await?;
+    pub async fn connect(config: &connect::PgConfig) -> Result<Store, StoreError> {
+        let (client, connection) = config.connect().await?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "database connection ended");
