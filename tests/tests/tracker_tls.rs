@@ -19,6 +19,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_tracker");
 /// A role that may only connect over TLS (trust), and one that needs a client certificate.
 const TLS_ROLE: &str = "tls_tracker";
 const CERT_ROLE: &str = "tls_cert";
+/// A role that needs a password (scram-sha-256), for the pgpass rules.
+const PW_ROLE: &str = "tls_pw";
 
 struct Setup {
     pki: Pki,
@@ -41,6 +43,8 @@ fn setup() -> &'static Setup {
             "local all all trust\n\
              hostssl all {CERT_ROLE} 127.0.0.1/32 cert clientcert=verify-full\n\
              hostssl all {CERT_ROLE} ::1/128 cert clientcert=verify-full\n\
+             hostssl all {PW_ROLE} 127.0.0.1/32 scram-sha-256\n\
+             hostssl all {PW_ROLE} ::1/128 scram-sha-256\n\
              hostssl all all 127.0.0.1/32 trust\n\
              hostssl all all ::1/128 trust\n\
              host all {su} 127.0.0.1/32 trust\n",
@@ -49,7 +53,8 @@ fn setup() -> &'static Setup {
         enable_ssl(c, &pki, &hba);
         c.admin()
             .batch_execute(&format!(
-                "CREATE ROLE {TLS_ROLE} LOGIN SUPERUSER; CREATE ROLE {CERT_ROLE} LOGIN;"
+                "CREATE ROLE {TLS_ROLE} LOGIN SUPERUSER; CREATE ROLE {CERT_ROLE} LOGIN; \
+                 CREATE ROLE {PW_ROLE} LOGIN SUPERUSER PASSWORD 'pw-Secret';"
             ))
             .expect("create the TLS roles");
         Setup { pki, _dir: dir }
@@ -335,30 +340,114 @@ fn tracker(args: &[&str], config: &std::path::Path) -> Output {
     cmd.output().expect("run the tracker")
 }
 
-#[test]
-fn run_once_check_and_nagios_work_over_verify_full_end_to_end() {
+/// A tracker configuration for `db` as `role` over verify-full (plus `extra` database keys),
+/// with one local source `q.sqlite` in `dir`.
+fn tracker_config(dir: &std::path::Path, db: &TestDb, role: &str, extra: &str) -> PathBuf {
     let s = setup();
-    let db = TestDb::new("tls_end_to_end");
-    let dir = tempdir();
-    let queue = dir.path().join("q.sqlite");
-    fill_queue(&queue, 0, 20, 2);
-    let config = dir.path().join("tracker.toml");
+    let config = dir.join("tracker.toml");
     fs::write(
         &config,
         format!(
             "[global]\npoll_interval = \"1s\"\n\n\
              [database]\nhost = \"localhost\"\nport = {}\nuser = {}\ndbname = {}\n\
-             sslmode = \"verify-full\"\nsslrootcert = {}\n\n\
+             sslmode = \"verify-full\"\nsslrootcert = {}\n{extra}\n\
              [[sources]]\nname = \"local\"\nlocal_queue = {}\n\n\
              [[jobs]]\nname = \"JOB_0\"\nenv = \"P\"\nsource = \"local\"\ncyclic = {{ interval = \"1h\" }}\n",
             cluster().port,
-            toml_str(TLS_ROLE),
+            toml_str(role),
             toml_str(&db.name),
             toml_str(&ca(s)),
-            toml_str(&queue.to_string_lossy()),
+            toml_str(&dir.join("q.sqlite").to_string_lossy()),
         ),
     )
     .unwrap();
+    config
+}
+
+#[test]
+fn a_pgpass_file_others_may_read_is_ignored_with_a_warning() {
+    setup();
+    let db = TestDb::new("tls_pgpass");
+    let dir = tempdir();
+    fill_queue(&dir.path().join("q.sqlite"), 0, 5, 1);
+    let pgpass = dir.path().join("pgpass");
+    fs::write(&pgpass, format!("*:*:*:{PW_ROLE}:pw-Secret\n")).unwrap();
+    let config = tracker_config(
+        dir.path(),
+        &db,
+        PW_ROLE,
+        &format!("password_file = {}\n", toml_str(&pgpass.to_string_lossy())),
+    );
+    set_mode(&pgpass, 0o644);
+    let out = tracker(&["run", "--once"], &config);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "password file \"{}\" has group or world access",
+            pgpass.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("pw-Secret"), "{err}");
+    set_mode(&pgpass, 0o600);
+    let out = tracker(&["run", "--once"], &config);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("group or world access"), "{err}");
+    assert_eq!(message_count(&mut db.connect(), "local"), 5);
+}
+
+#[test]
+fn a_service_from_a_service_file_carries_host_user_and_tls_settings() {
+    let s = setup();
+    let dir = tempdir();
+    let file = dir.path().join("pg_service.conf");
+    fs::write(
+        &file,
+        format!(
+            "[other]\nhost=nowhere.invalid\n\n[jobmon_tls]\nhost=localhost\nport={}\nuser={TLS_ROLE}\n\
+             dbname=postgres\nsslmode=verify-full\nsslrootcert={}\n",
+            cluster().port,
+            ca(s)
+        ),
+    )
+    .unwrap();
+    let file = file.to_string_lossy().into_owned();
+    for (args, env) in [
+        (
+            vec!["-d", "service=jobmon_tls"],
+            vec![("PGSERVICEFILE", file.as_str())],
+        ),
+        (
+            vec![],
+            vec![
+                ("PGSERVICEFILE", file.as_str()),
+                ("PGSERVICE", "jobmon_tls"),
+            ],
+        ),
+    ] {
+        let out = nagios(&args, &env);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Connected over verify-full as the TLS role (postgres has no pg_jobmon).
+        assert!(text.contains("pg_jobmon"), "{text}");
+        assert!(!text.contains("cannot connect"), "{text}");
+    }
+    let out = nagios(&["-d", "service=absent"], &[("PGSERVICEFILE", &file)]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("definition of service \"absent\" not found"),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_once_check_and_nagios_work_over_verify_full_end_to_end() {
+    let s = setup();
+    let db = TestDb::new("tls_end_to_end");
+    let dir = tempdir();
+    fill_queue(&dir.path().join("q.sqlite"), 0, 20, 2);
+    let config = tracker_config(dir.path(), &db, TLS_ROLE, "");
     let out = tracker(&["run", "--once"], &config);
     assert!(
         out.status.success(),

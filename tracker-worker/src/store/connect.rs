@@ -4,6 +4,7 @@
 //! server asks for one, comes from a pgpass file (`password_file`, else `PGPASSFILE`, else
 //! `~/.pgpass`); the configuration itself never holds one. TLS keys go to [`super::tls`].
 
+use super::service;
 use super::tls::{self, Setting, SslMode, TlsKeys, TLS_KEYS};
 use crate::config::Database;
 use postgres_openssl::{MakeTlsConnector, TlsStream};
@@ -97,9 +98,10 @@ impl PgConfig {
 /// The connection configuration, or what is wrong with the `[database]` section.
 pub fn pg_config(db: &Database, env: &dyn Env) -> Result<PgConfig, String> {
     let mut keys = TlsKeys::default();
+    let mut service = None;
     let mut config = match &db.conninfo {
         Some(conninfo) => {
-            let rest = take_tls_keys(conninfo, &mut keys, "database.conninfo")?;
+            let rest = take_tls_keys(conninfo, &mut keys, &mut service, "database.conninfo")?;
             rest.parse::<Config>()
                 .map_err(|e| format!("database.conninfo is not a valid connection string: {e}"))?
         }
@@ -118,6 +120,9 @@ pub fn pg_config(db: &Database, env: &dyn Env) -> Result<PgConfig, String> {
                 from: format!("database.{key}"),
             });
         }
+    }
+    if let Some(name) = service.or_else(|| env.var("PGSERVICE")) {
+        apply_service(&name, db, env, &mut config, &mut keys)?;
     }
     for (key, var) in TLS_KEYS {
         if let (Some(v), Some(slot)) = (env.var(var), keys.slot(key)) {
@@ -191,9 +196,101 @@ pub fn pg_config(db: &Database, env: &dyn Env) -> Result<PgConfig, String> {
     Ok(PgConfig { config, tls })
 }
 
+/// Fills what neither the connection string nor the `[database]` keys set from service
+/// `name` (libpq's order: explicit settings, the service, then the environment).
+fn apply_service(
+    name: &str,
+    db: &Database,
+    env: &dyn Env,
+    config: &mut Config,
+    keys: &mut TlsKeys,
+) -> Result<(), String> {
+    let (pairs, file) = service::lookup(name, env)?;
+    let from = format!("service \"{name}\" in {}", file.display());
+    for (k, v) in pairs {
+        if let Some(slot) = keys.slot(&k) {
+            slot.get_or_insert(Setting {
+                value: v,
+                from: from.clone(),
+            });
+            continue;
+        }
+        let unset = match k.as_str() {
+            "host" => config.get_hosts().is_empty() && db.host.is_none(),
+            "hostaddr" => config.get_hostaddrs().is_empty(),
+            "port" => config.get_ports().is_empty() && db.port.is_none(),
+            "user" => config.get_user().is_none() && db.user.is_none(),
+            "dbname" => config.get_dbname().is_none() && db.dbname.is_none(),
+            "password" => config.get_password().is_none(),
+            "application_name" => config.get_application_name().is_none(),
+            "options" => config.get_options().is_none(),
+            "connect_timeout" => config.get_connect_timeout().is_none(),
+            _ => return Err(format!("{from}: unknown or unsupported keyword `{k}`")),
+        };
+        if unset {
+            let one = format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+            let parsed: Config = one
+                .parse()
+                .map_err(|e| format!("{from}: invalid `{k}`: {e}"))?;
+            merge_one(config, &parsed, &k);
+        }
+    }
+    Ok(())
+}
+
+/// Copies key `k` of `from` (a configuration of that one key) into `config`.
+fn merge_one(config: &mut Config, from: &Config, k: &str) {
+    match k {
+        "host" => {
+            for h in from.get_hosts() {
+                match h {
+                    Host::Tcp(h) => config.host(h),
+                    Host::Unix(p) => config.host_path(p),
+                };
+            }
+        }
+        "hostaddr" => {
+            for a in from.get_hostaddrs() {
+                config.hostaddr(*a);
+            }
+        }
+        "port" => {
+            for p in from.get_ports() {
+                config.port(*p);
+            }
+        }
+        "user" => {
+            config.user(from.get_user().unwrap_or_default());
+        }
+        "dbname" => {
+            config.dbname(from.get_dbname().unwrap_or_default());
+        }
+        "password" => {
+            config.password(from.get_password().unwrap_or_default());
+        }
+        "application_name" => {
+            config.application_name(from.get_application_name().unwrap_or_default());
+        }
+        "options" => {
+            config.options(from.get_options().unwrap_or_default());
+        }
+        "connect_timeout" => {
+            if let Some(t) = from.get_connect_timeout() {
+                config.connect_timeout(*t);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Takes libpq's TLS keys out of a connection string (`key=value ...` or a URI's query) into
 /// `keys`, and returns the rest for tokio-postgres.
-fn take_tls_keys(conninfo: &str, keys: &mut TlsKeys, from: &str) -> Result<String, String> {
+fn take_tls_keys(
+    conninfo: &str,
+    keys: &mut TlsKeys,
+    service: &mut Option<String>,
+    from: &str,
+) -> Result<String, String> {
     let s = conninfo.trim();
     if s.starts_with("postgresql://") || s.starts_with("postgres://") {
         let Some((base, query)) = s.split_once('?') else {
@@ -202,6 +299,10 @@ fn take_tls_keys(conninfo: &str, keys: &mut TlsKeys, from: &str) -> Result<Strin
         let mut rest = Vec::new();
         for param in query.split('&') {
             let (k, v) = param.split_once('=').unwrap_or((param, ""));
+            if k == "service" {
+                *service = percent_decode(v);
+                continue;
+            }
             match keys.slot(k) {
                 Some(slot) => {
                     *slot = Some(Setting {
@@ -223,6 +324,10 @@ fn take_tls_keys(conninfo: &str, keys: &mut TlsKeys, from: &str) -> Result<Strin
     for (k, v) in
         split_keywords(s).map_err(|e| format!("{from} is not a valid connection string: {e}"))?
     {
+        if k == "service" {
+            *service = Some(v);
+            continue;
+        }
         match keys.slot(&k) {
             Some(slot) => {
                 *slot = Some(Setting {
@@ -301,6 +406,10 @@ fn percent_decode(s: &str) -> Option<String> {
 /// (`host:port:database:user:password`, `*` matches anything, `\:` and `\\` escape).
 /// A missing or unreadable file means no password, as in libpq.
 fn pgpass_lookup(file: &Path, config: &Config) -> Option<String> {
+    if let Some(why) = pgpass_refused(file) {
+        tracing::warn!("{why}");
+        return None;
+    }
     let text = std::fs::read_to_string(file).ok()?;
     let host = match config.get_hosts().first()? {
         // libpq matches socket connections against "localhost".
@@ -329,6 +438,37 @@ fn pgpass_lookup(file: &Path, config: &Config) -> Option<String> {
                 .all(|(field, want)| field == "*" || field == want);
             matches.then(|| fields[4].clone())
         })
+}
+
+/// libpq ignores a password file that is not a regular file or that the group or others
+/// may access. One exception, the packages' layout (`/etc/jobmon-tracker/pgpass`,
+/// `root:jobmon-tracker` 0640): a file owned by root may be group-readable, as libpq allows
+/// for TLS keys.
+fn pgpass_refused(file: &Path) -> Option<String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::metadata(file).ok()?;
+    if meta.file_type().is_char_device() {
+        // /dev/null: nothing to read, nothing to warn about.
+        return None;
+    }
+    if !meta.is_file() {
+        return Some(format!(
+            "password file \"{}\" is not a plain file; it is ignored",
+            file.display()
+        ));
+    }
+    let too_open = if meta.uid() == 0 {
+        meta.mode() & 0o037 != 0
+    } else {
+        meta.mode() & 0o077 != 0
+    };
+    too_open.then(|| {
+        format!(
+            "password file \"{}\" has group or world access; permissions should be u=rw (0600) \
+             or less (u=rw,g=r (0640) if owned by root); it is ignored",
+            file.display()
+        )
+    })
 }
 
 fn split_pgpass(line: &str) -> Vec<String> {
@@ -413,6 +553,7 @@ mod tests {
             "# comment\nother:5432:*:t:nope\ndb1:6432:jobmon:t:s\\:cret\n*:*:*:*:fallback\n",
         )
         .unwrap();
+        set_mode(&file, 0o600);
         let db = Database {
             conninfo: Some("host=db1 port=6432 user=t dbname=jobmon".into()),
             password_file: Some(file.clone()),
@@ -429,12 +570,88 @@ mod tests {
         assert_eq!(c.get_password(), Some(&b"fallback"[..]));
     }
 
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn a_pgpass_file_others_may_read_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(&file, "*:*:*:*:secret\n").unwrap();
+        let db = Database {
+            conninfo: Some("host=db1 user=t dbname=j".into()),
+            password_file: Some(file.clone()),
+            ..Database::default()
+        };
+        let env = FakeEnv(HashMap::new());
+        for (mode, password) in [(0o600, Some(&b"secret"[..])), (0o660, None), (0o604, None)] {
+            set_mode(&file, mode);
+            let c = pg_config(&db, &env).unwrap();
+            assert_eq!(c.get_password(), password, "{mode:o}");
+        }
+        let why = pgpass_refused(&file).unwrap();
+        assert!(why.contains("has group or world access"), "{why}");
+        assert_eq!(pgpass_refused(Path::new("/dev/null")), None);
+    }
+
+    #[test]
+    fn a_service_fills_what_the_connection_string_leaves_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("services");
+        std::fs::write(
+            &file,
+            "[jobs]\nhost=db9\nport=6543\ndbname=jobmon\nsslmode=require\n[bad]\nfrobnicate=1\n",
+        )
+        .unwrap();
+        let env = FakeEnv(HashMap::from([
+            ("PGSERVICEFILE", file.to_string_lossy().into_owned()),
+            ("PGPORT", "1111".to_string()),
+            ("USER", "u".to_string()),
+        ]));
+        let db = Database {
+            conninfo: Some("service=jobs dbname=other".into()),
+            ..Database::default()
+        };
+        let c = pg_config(&db, &env).unwrap();
+        assert_eq!(c.get_hosts(), [Host::Tcp("db9".into())]);
+        assert_eq!(c.get_ports(), [6543], "the service over PGPORT");
+        assert_eq!(
+            c.get_dbname(),
+            Some("other"),
+            "the connection string over the service"
+        );
+        assert_eq!(c.ssl_mode(), SslMode::Require);
+        let db = Database {
+            conninfo: Some("service=bad".into()),
+            ..Database::default()
+        };
+        let e = pg_config(&db, &env).unwrap_err();
+        assert!(
+            e.contains("unknown or unsupported keyword `frobnicate`"),
+            "{e}"
+        );
+        let env = FakeEnv(HashMap::from([
+            ("PGSERVICE", "missing".to_string()),
+            ("PGSERVICEFILE", file.to_string_lossy().into_owned()),
+            ("PGSYSCONFDIR", dir.path().to_string_lossy().into_owned()),
+            ("USER", "u".to_string()),
+        ]));
+        let e = pg_config(&Database::default(), &env).unwrap_err();
+        assert!(
+            e.starts_with("definition of service \"missing\" not found"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn tls_keys_come_out_of_either_conninfo_syntax_and_the_rest_is_kept() {
         let mut keys = TlsKeys::default();
         let rest = take_tls_keys(
             "host=db1 sslmode = verify-ca sslrootcert='/etc/my ca.crt' dbname='a\\'b'",
             &mut keys,
+            &mut None,
             "database.conninfo",
         )
         .unwrap();
@@ -446,6 +663,7 @@ mod tests {
         let rest = take_tls_keys(
             "postgresql://u@db1:5433/jobs?sslmode=verify-full&connect_timeout=3&sslcert=%2Ftmp%2Fc.crt",
             &mut keys,
+            &mut None,
             "x",
         )
         .unwrap();

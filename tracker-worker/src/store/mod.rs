@@ -7,6 +7,7 @@
 
 mod commit;
 pub mod connect;
+mod service;
 pub mod tls;
 
 use chrono::{DateTime, Utc};
