@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use tracker_worker::config::Database;
-use tracker_worker::store::connect::{pg_config, Env};
+use tracker_worker::store::connect::{pg_config, Env, PG_ENV_VARS};
 use tracker_worker::store::pg_error_text;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
@@ -315,19 +315,7 @@ fn nagios(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn clean_env(cmd: &mut Command) {
-    for var in [
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGDATABASE",
-        "PGSERVICE",
-        "PGSSLMODE",
-        "PGSSLROOTCERT",
-        "PGSSLCERT",
-        "PGSSLKEY",
-        "PGSSLCRL",
-        "JOBMON_TRACKER_LOG",
-    ] {
+    for var in PG_ENV_VARS {
         cmd.env_remove(var);
     }
     cmd.env("PGPASSFILE", "/dev/null").env("HOME", empty_home());

@@ -173,3 +173,110 @@ fn import_refuses_toml_and_reports_legacy_errors() {
         text(&o.stderr)
     );
 }
+
+/// `config check` of a minimal file with `database` as its `[database]` body, with `env`
+/// (and no PG* variables, pgpass or HOME files of the machine); exit code and stderr.
+fn check_database(database: &str, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "t.toml",
+        &format!(
+            "[database]\n{database}\n[[sources]]\nname = \"s\"\nlocal_queue = \"/tmp/q.sqlite\"\n"
+        ),
+    );
+    let mut cmd = Command::new(BIN);
+    cmd.args(["config", "check"]).arg(&file);
+    for var in tracker_worker::store::connect::PG_ENV_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.env("HOME", dir.path()).env("PGPASSFILE", "/dev/null");
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("binary runs");
+    (out.status.code(), text(&out.stderr))
+}
+
+#[test]
+fn config_check_validates_the_connection_settings_and_names_their_origin() {
+    let (code, err) = check_database("conninfo = \"host=db1 bogus=1\"", &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("unknown option `bogus`"), "{err}");
+    assert!(err.contains("database.conninfo"), "{err}");
+
+    let (code, err) = check_database(
+        "host = \"db1\"\nsslmode = \"verify-full\"\nsslrootcert = \"/nonexistent/ca.crt\"",
+        &[],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(
+            "root certificate file \"/nonexistent/ca.crt\" (database.sslrootcert) does not exist"
+        ),
+        "{err}"
+    );
+
+    // A verify mode with no root certificate at all: the default file is named.
+    let (code, err) = check_database("host = \"db1\"", &[("PGSSLMODE", "verify-ca")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(".postgresql/root.crt\" (the default) does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("`verify-ca` from PGSSLMODE"), "{err}");
+
+    let (code, err) = check_database("conninfo = \"host=db1 sslcert=/nonexistent/c.crt\"", &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("database.conninfo: certificate file \"/nonexistent/c.crt\" does not exist"),
+        "{err}"
+    );
+
+    let (code, err) = check_database("host = \"db1\"", &[("PGSSLMODE", "on")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("PGSSLMODE: invalid sslmode `on`"), "{err}");
+
+    let (code, err) = check_database("host = \"db1\"\nsslmode = \"require\"", &[]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn config_check_never_prints_a_secret_of_a_service_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let services = write(
+        dir.path(),
+        "services",
+        "[jobs]\nhost=db1\npassword=Very-Secret\nfrobnicate=1\n",
+    );
+    let services = services.to_string_lossy().into_owned();
+    let (code, err) = check_database(
+        "conninfo = \"service=jobs\"",
+        &[("PGSERVICEFILE", &services)],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("unknown or unsupported keyword `frobnicate`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("service \"jobs\" in {services}")),
+        "{err}"
+    );
+    assert!(!err.contains("Very-Secret"), "{err}");
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .arg(write(
+            dir.path(),
+            "ok.toml",
+            "[database]\nconninfo = \"service=jobs\"\n",
+        ))
+        .env(
+            "PGSERVICEFILE",
+            write(dir.path(), "s2", "[jobs]\nhost=db1\npassword=Very-Secret\n"),
+        )
+        .env("PGPASSFILE", "/dev/null")
+        .output()
+        .unwrap();
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("Very-Secret"), "{all}");
+}

@@ -2,6 +2,7 @@
 
 use super::{note, print, CliError, ConfigCommand};
 use crate::config::{self, ConfigError, Format};
+use crate::store::connect::{pg_config, ProcessEnv};
 
 fn runtime(e: ConfigError) -> CliError {
     CliError::Runtime(e.to_string())
@@ -21,6 +22,10 @@ pub fn run(cmd: ConfigCommand) -> Result<(), CliError> {
             for w in config::warnings(&loaded.config) {
                 note(&format!("warning: {w}"));
             }
+            // The connection settings as the daemon completes them (PG* variables, service
+            // and pgpass files, TLS files), without connecting; secrets never enter a message.
+            pg_config(&loaded.config.database, &ProcessEnv)
+                .map_err(|e| CliError::Runtime(format!("{}: {e}", file.display())))?;
             print(&format!(
                 "{}: valid {format} configuration\n{}",
                 file.display(),

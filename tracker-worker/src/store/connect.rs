@@ -19,6 +19,23 @@ const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 const DEFAULT_PORT: u16 = 5432;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The libpq variables the tracker reads (tests clear them all to run in a known environment).
+pub const PG_ENV_VARS: [&str; 13] = [
+    "PGHOST",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGSYSCONFDIR",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGSSLCRL",
+];
+
 /// The environment a configuration is completed from (injected so tests need no real env).
 pub trait Env {
     fn var(&self, name: &str) -> Option<String>;
@@ -28,7 +45,32 @@ pub struct ProcessEnv;
 
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
+        let value = std::env::var(name).ok().filter(|v| !v.is_empty());
+        match name {
+            // libpq asks the password database when the environment does not say.
+            "USER" | "HOME" => value.or_else(|| passwd_entry(name == "HOME")),
+            _ => value,
+        }
+    }
+}
+
+/// The effective user's name or home directory from the password database.
+fn passwd_entry(home: bool) -> Option<String> {
+    // SAFETY: getpwuid's result is read at once, before any other getpw* call of this
+    // thread; a null result (no entry) is checked.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() {
+            return None;
+        }
+        let field = if home { (*pw).pw_dir } else { (*pw).pw_name };
+        if field.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(field)
+            .to_str()
+            .ok()
+            .map(str::to_owned)
     }
 }
 
@@ -102,8 +144,12 @@ pub fn pg_config(db: &Database, env: &dyn Env) -> Result<PgConfig, String> {
     let mut config = match &db.conninfo {
         Some(conninfo) => {
             let rest = take_tls_keys(conninfo, &mut keys, &mut service, "database.conninfo")?;
-            rest.parse::<Config>()
-                .map_err(|e| format!("database.conninfo is not a valid connection string: {e}"))?
+            rest.parse::<Config>().map_err(|e| {
+                format!(
+                    "database.conninfo is not a valid connection string: {}",
+                    super::pg_error_text(&e)
+                )
+            })?
         }
         None => Config::new(),
     };
@@ -231,7 +277,7 @@ fn apply_service(
             let one = format!("{k}='{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
             let parsed: Config = one
                 .parse()
-                .map_err(|e| format!("{from}: invalid `{k}`: {e}"))?;
+                .map_err(|e| format!("{from}: invalid `{k}`: {}", super::pg_error_text(&e)))?;
             merge_one(config, &parsed, &k);
         }
     }
