@@ -99,6 +99,35 @@ impl Pki {
     }
 }
 
+impl Pki {
+    /// A CRL of `ca` in `out`, after revoking the certificates `revoke` (`<name>.crt`).
+    pub fn crl(&self, revoke: &[&str], out: &str) {
+        let cnf = self.path("ca.cnf");
+        if !cnf.exists() {
+            fs::write(
+                &cnf,
+                "[ca]\ndefault_ca = jobmon_ca\n[jobmon_ca]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
+                 default_md = sha256\ndefault_crl_days = 2\n",
+            )
+            .expect("write ca.cnf");
+            fs::write(self.path("index.txt"), "").expect("write index.txt");
+            fs::write(self.path("crlnumber"), "1000\n").expect("write crlnumber");
+        }
+        let ca = ["-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.crt"];
+        for name in revoke {
+            let crt = format!("{name}.crt");
+            let mut args = vec!["ca"];
+            args.extend(ca);
+            args.extend(["-revoke", &crt]);
+            openssl(&self.dir, &args);
+        }
+        let mut args = vec!["ca"];
+        args.extend(ca);
+        args.extend(["-gencrl", "-out", out]);
+        openssl(&self.dir, &args);
+    }
+}
+
 pub fn set_mode(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
 }

@@ -189,6 +189,30 @@ fn verify_full_to_a_name_not_in_the_certificate_fails_where_verify_ca_connects()
 }
 
 #[test]
+fn a_crl_that_revokes_the_server_certificate_fails_the_connection() {
+    let s = setup();
+    let root = ca(s);
+    let base = format!("host=localhost user={TLS_ROLE} sslmode=verify-full sslrootcert={root}");
+    s.pki.crl(&[], "empty.crl");
+    let empty = s.pki.path("empty.crl");
+    assert_eq!(
+        tls_in_use(cluster(), &format!("{base} sslcrl={}", empty.display())),
+        Ok(true)
+    );
+    // A copy of the server certificate, so revoking it leaves the server's own file alone.
+    fs::copy(s.pki.path("server.crt"), s.pki.path("revoked.crt")).unwrap();
+    s.pki.crl(&["revoked"], "revoked.crl");
+    let revoked = s.pki.path("revoked.crl");
+    let e = tls_in_use(cluster(), &format!("{base} sslcrl={}", revoked.display())).unwrap_err();
+    assert!(e.contains("certificate revoked"), "{e}");
+    let e = tls_in_use(cluster(), &format!("{base} sslcrl=/nonexistent/x.crl")).unwrap_err();
+    assert!(
+        e.contains("certificate revocation list file \"/nonexistent/x.crl\" does not exist"),
+        "{e}"
+    );
+}
+
+#[test]
 fn prefer_uses_tls_when_offered_and_not_otherwise_and_allow_retries_with_tls() {
     setup();
     let c = cluster();
