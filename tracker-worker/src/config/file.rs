@@ -884,6 +884,11 @@ mod tests {
             key!(RawConfig::database, RawDatabase::user),
             key!(RawConfig::database, RawDatabase::dbname),
             key!(RawConfig::database, RawDatabase::password_file),
+            key!(RawConfig::database, RawDatabase::sslmode),
+            key!(RawConfig::database, RawDatabase::sslrootcert),
+            key!(RawConfig::database, RawDatabase::sslcert),
+            key!(RawConfig::database, RawDatabase::sslkey),
+            key!(RawConfig::database, RawDatabase::sslcrl),
             key!(RawConfig::output, RawOutput::event_console),
         ];
         for key in keys {
