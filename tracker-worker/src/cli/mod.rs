@@ -343,14 +343,37 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 /// The program: parses arguments (clap exits 2 on usage errors, 0 for --help/--version),
 /// runs the command and maps errors to exit codes.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let nagios = nagios::invoked(args.iter().cloned());
+    let (args, notes) = if nagios {
+        nagios::legacy_args(args)
+    } else {
+        (args, Vec::new())
+    };
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        // A monitoring plugin reports its own wrong command line as UNKNOWN (3), not 2.
-        Err(e) if e.use_stderr() && nagios::invoked(std::env::args_os()) => {
-            return nagios::usage_error(&e)
+        // A monitoring plugin reports its own wrong command line as UNKNOWN (3), not 2, and
+        // help and version with the states the plugin guidelines' programs use.
+        Err(e) if nagios => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp => Some(nagios::HELP_STATE),
+                clap::error::ErrorKind::DisplayVersion => Some(nagios::VERSION_STATE),
+                _ => None,
+            };
+            let exit = match code {
+                Some(state) => {
+                    let _ = e.print();
+                    ExitCode::from(state.code())
+                }
+                None if e.use_stderr() => nagios::usage_error(&e),
+                None => e.exit(),
+            };
+            nagios::print_notes(&notes);
+            return exit;
         }
         Err(e) => e.exit(),
     };
+    nagios::print_notes(&notes);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
