@@ -68,11 +68,13 @@ pub enum Command {
     Check(CheckArgs),
     /// Nagios/Icinga plugin: report check_job_status() of a pg_jobmon database.
     ///
-    /// Connects (with the tracker's configuration, or psql-like options and the PG*
-    /// environment), runs check_job_status() once and prints
-    /// `JOBMON <STATE> - <summary> | <perfdata>` and one line per alert. Unlike the other
-    /// commands its exit status is the Nagios state: 0 OK, 1 WARNING, 2 CRITICAL,
-    /// 3 UNKNOWN (also for an unreachable database, a timeout or a wrong command line).
+    /// Connects (with the tracker's configuration, or the Monitoring Plugins' -H/-P/-U/-d
+    /// options and the PG* environment), runs check_job_status() once and prints
+    /// `JOBMON <STATE> - <summary> | <perfdata>` and one line per alert, optionally of the
+    /// jobs selected by --job/--like only and judged by -w/-c ranges on the number of
+    /// problems. Unlike the other commands its exit status is the Nagios state: 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for an unreachable database, a timeout, a
+    /// wrong command line or --version).
     Nagios(nagios::NagiosArgs),
 }
 
