@@ -9,6 +9,7 @@
 mod check_cmd;
 mod config_cmd;
 pub mod nagios;
+mod nagios_legacy;
 mod queue_cmd;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -348,7 +349,7 @@ pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let nagios = nagios::invoked(args.iter().cloned());
     let (args, notes) = if nagios {
-        nagios::legacy_args(args)
+        nagios_legacy::legacy_args(args)
     } else {
         (args, Vec::new())
     };
@@ -370,12 +371,12 @@ pub fn main() -> ExitCode {
                 None if e.use_stderr() => nagios::usage_error(&e),
                 None => e.exit(),
             };
-            nagios::print_notes(&notes);
+            nagios_legacy::print_notes(&notes);
             return exit;
         }
         Err(e) => e.exit(),
     };
-    nagios::print_notes(&notes);
+    nagios_legacy::print_notes(&notes);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
