@@ -52,18 +52,19 @@ Exit status (the state):
               stale), or the database cannot be reached, the extension is missing, the
               query fails or times out, or the command line is wrong
   CRITICAL wins over UNKNOWN, UNKNOWN over WARNING.
-That is without -w/-c. With -w and/or -c the number of problems (rows that are not OK, after --job/--like) decides
-instead: CRITICAL if it alerts the -c range, else WARNING if it alerts the -w range, else OK;
-the plugin's own failures stay UNKNOWN. Ranges (Monitoring Plugins guidelines): 10 alerts
-outside 0..10, 10: below 10, ~:10 above 10, 10:20 outside 10..20, @10:20 inside 10..20.
+That is without -w/-c. With -w and/or -c the number of problems (rows that are not OK,
+after --job/--like) decides instead: CRITICAL if it alerts the -c range, else WARNING if it
+alerts the -w range, else OK; the plugin's own failures stay UNKNOWN. Ranges (Monitoring
+Plugins guidelines): 10 alerts outside 0..10, 10: below 10, ~:10 above 10, 10:20 outside
+10..20, @10:20 inside 10..20 (both ends included).
 
 Old spellings: -h HOST (followed by a value) still means -H HOST, and -c FILE whose value is
 no range still means --config FILE; both print a note on stderr.
 
 Examples:
   jobmon-tracker nagios -H db1 -U nagios -d appdb
-  jobmon-tracker nagios -H db1 -U nagios -d appdb --job NIGHTLY_LOAD -w 1 -c 1
-  jobmon-tracker nagios -H db1 -l nagios -d appdb --like 'DWH_%' -w 1 -c 3
+  jobmon-tracker nagios -H db1 -U nagios -d appdb --job NIGHTLY_LOAD
+  jobmon-tracker nagios -H db1 -l nagios -d appdb --like 'DWH\\_%' -w 1 -c 3
   jobmon-tracker nagios -d 'postgresql://nagios@db1:5432/appdb?connect_timeout=5'
   jobmon-tracker nagios --config /etc/jobmon-tracker/jobmon-tracker.toml --history '3 days'
   PGHOST=/var/run/postgresql PGDATABASE=appdb jobmon-tracker nagios --timeout 5s
