@@ -409,11 +409,12 @@ fn a_wrong_command_line_is_unknown_with_exit_3_not_2() {
             code(&out).1
         );
     }
-    // The other commands keep clap's 2, and help is still 0.
+    // The other commands keep clap's 2; the plugin's help is UNKNOWN too (Monitoring
+    // Plugins conventions, issue 15).
     let out = run(Command::new(BIN).args(["queue", "--bogus"]));
     assert_eq!(out.status.code(), Some(2));
     let out = run(&mut nagios_cmd(&["--help"]));
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stdout(&out).contains("Exit status (the state):"),
         "{}",
@@ -712,9 +713,7 @@ fn job_and_like_report_only_the_jobs_asked_for() {
 fn help_and_version_exit_with_their_states_and_old_spellings_still_work_with_a_note() {
     for args in [&["-h"][..], &["--help"][..]] {
         let out = run(&mut nagios_cmd(args));
-        // 0 until the test above (`a_wrong_command_line_is_unknown_with_exit_3_not_2`)
-        // changes; the issue asks for 3.
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", code(&out).1);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", code(&out).1);
         let text = stdout(&out);
         for option in [
             "-H, --hostname",

@@ -361,10 +361,9 @@ pub fn invoked(mut args: impl Iterator<Item = OsString>) -> bool {
     args.nth(1).is_some_and(|a| a == "nagios")
 }
 
-/// Exit state of `--help`/`-h`. The issue asks for 3 (UNKNOWN, as the C plugins'
-/// print_help(); exit(STATE_UNKNOWN)), but tests/tests/tracker_nagios.rs still pins 0: to
-/// be decided there, then changed here.
-pub const HELP_STATE: State = State::Ok;
+/// Exit state of `--help`/`-h`: UNKNOWN, as the C plugins' print_help();
+/// exit(STATE_UNKNOWN): a service defined with it by mistake must not show OK.
+pub const HELP_STATE: State = State::Unknown;
 /// Exit state of `--version`/`-V`: UNKNOWN, as the C plugins' print_revision();
 /// exit(STATE_UNKNOWN): it is no check result, so a service wrongly defined with it is not
 /// shown as OK.
