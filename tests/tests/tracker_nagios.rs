@@ -409,14 +409,375 @@ fn a_wrong_command_line_is_unknown_with_exit_3_not_2() {
             code(&out).1
         );
     }
-    // The other commands keep clap's 2, and help is still 0.
+    // The other commands keep clap's 2; the plugin's help is UNKNOWN too (Monitoring
+    // Plugins conventions, issue 15).
     let out = run(Command::new(BIN).args(["queue", "--bogus"]));
     assert_eq!(out.status.code(), Some(2));
     let out = run(&mut nagios_cmd(&["--help"]));
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(3));
     assert!(
         stdout(&out).contains("Exit status (the state):"),
         "{}",
         stdout(&out)
     );
+}
+
+/// One perfdata item of the plugin guidelines: `'label'=value[UOM];[warn];[crit];[min];[max]`.
+#[derive(Debug, PartialEq)]
+struct Perf {
+    label: String,
+    value: f64,
+    uom: String,
+    warn: String,
+    crit: String,
+    min: String,
+    max: String,
+}
+
+/// Parses the perfdata after the first `|` of the status line strictly by the guidelines'
+/// format, failing on anything else: space-separated items, a label quoted with `'` (a
+/// quote doubled inside) when it has spaces or `=`, a number, a UOM from the guidelines'
+/// list, up to four `;` fields that are empty, numbers or ranges.
+fn perfdata(out: &Output) -> Vec<Perf> {
+    let text = stdout(out);
+    let first = text.lines().next().unwrap_or_default();
+    let (_, perf) = first
+        .split_once(" | ")
+        .unwrap_or_else(|| panic!("no perfdata in {first:?}"));
+    let mut items = Vec::new();
+    let mut rest = perf.trim_start();
+    while !rest.is_empty() {
+        let (label, after) = if let Some(quoted) = rest.strip_prefix('\'') {
+            let mut label = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((i, '\'')) if quoted[i + 1..].starts_with('\'') => {
+                        label.push('\'');
+                        chars.next();
+                    }
+                    Some((i, '\'')) => break i + 1,
+                    Some((_, c)) => label.push(c),
+                    None => panic!("unterminated label in {perf:?}"),
+                }
+            };
+            (label, &quoted[end..])
+        } else {
+            let end = rest.find('=').unwrap_or_else(|| panic!("no = in {rest:?}"));
+            let label = &rest[..end];
+            assert!(
+                !label.contains(' '),
+                "unquoted label with a space in {perf:?}"
+            );
+            (label.to_string(), &rest[end..])
+        };
+        let after = after
+            .strip_prefix('=')
+            .unwrap_or_else(|| panic!("no = after label {label:?} in {perf:?}"));
+        let (item, next) = after.split_once(' ').unwrap_or((after, ""));
+        let mut fields = item.split(';');
+        let value = fields.next().unwrap_or_default();
+        let digits = value
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+            .unwrap_or(value.len());
+        let (number, uom) = value.split_at(digits);
+        let value: f64 = number
+            .parse()
+            .unwrap_or_else(|_| panic!("value of {label:?} is no number: {item:?}"));
+        assert!(
+            ["", "s", "ms", "us", "%", "B", "KB", "MB", "TB", "c"].contains(&uom),
+            "UOM {uom:?} of {label:?} is not one of the guidelines'"
+        );
+        let mut field = || fields.next().unwrap_or_default().to_string();
+        let (warn, crit, min, max) = (field(), field(), field(), field());
+        assert!(fields.next().is_none(), "more than 5 fields in {item:?}");
+        for f in [&warn, &crit, &min, &max] {
+            assert!(
+                f.chars().all(|c| c.is_ascii_digit() || ".-~:@".contains(c)),
+                "{f:?} in {item:?} is no number or range"
+            );
+        }
+        items.push(Perf {
+            label,
+            value,
+            uom: uom.to_string(),
+            warn,
+            crit,
+            min,
+            max,
+        });
+        rest = next.trim_start();
+    }
+    items
+}
+
+/// The perfdata as `label=value;warn;crit;min;max` without the time (which varies).
+fn perf_summary(out: &Output) -> Vec<String> {
+    perfdata(out)
+        .iter()
+        .filter(|p| p.label != "time")
+        .map(|p| {
+            format!(
+                "{}={}{};{};{};{};{}",
+                p.label, p.value, p.uom, p.warn, p.crit, p.min, p.max
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_perfdata_follows_the_guidelines_format_with_and_without_thresholds() {
+    let db = TestDb::new("nagios_perfdata");
+    let out = check(&db, &[]);
+    let perf = perfdata(&out);
+    assert_eq!(
+        perf_summary(&out),
+        [
+            "critical=0;;;;",
+            "warning=0;;;;",
+            "unknown=0;;;;",
+            "problems=0;;;;"
+        ]
+    );
+    let time = perf.iter().find(|p| p.label == "time").expect("time");
+    assert_eq!(time.uom, "s");
+    assert!((0.0..10.0).contains(&time.value), "{time:?}");
+    let mut c = db.connect();
+    for _ in 0..3 {
+        run_job(&mut c, "broken", 3);
+    }
+    let out = check(&db, &["-w", "@2:4", "-c", "10:"]);
+    assert_eq!(
+        perf_summary(&out),
+        [
+            "critical=1;;;;",
+            "warning=0;;;;",
+            "unknown=0;;;;",
+            "problems=1;@2:4;10:;0;"
+        ]
+    );
+}
+
+#[test]
+fn thresholds_on_the_number_of_problems_decide_the_state_at_the_range_boundaries() {
+    let db = TestDb::new("nagios_thresholds");
+    let mut c = db.connect();
+    // (problems, exit with -w 1 -c 3, exit with -w @2:4): -w 1 alerts above 1, -c 3 above
+    // 3, @2:4 inside 2..4 inclusive. Every problem is a CRITICAL row, which without
+    // thresholds would make each check CRITICAL.
+    let expected = [
+        (0, 0, 0),
+        (1, 0, 0),
+        (2, 1, 1),
+        (3, 1, 1),
+        (4, 2, 1),
+        (5, 2, 0),
+    ];
+    for (n, with_w1_c3, with_at) in expected {
+        let out = check(&db, &["-w", "1", "-c", "3"]);
+        assert_eq!(
+            code(&out).0,
+            Some(with_w1_c3),
+            "{n} problems: {}",
+            code(&out).1
+        );
+        let word = ["OK", "WARNING", "CRITICAL"][with_w1_c3 as usize];
+        assert!(
+            stdout(&out).starts_with(&format!("JOBMON {word} - ")),
+            "{n} problems: {}",
+            stdout(&out)
+        );
+        assert!(
+            perf_summary(&out).contains(&format!("problems={n};1;3;0;")),
+            "{n} problems: {}",
+            stdout(&out)
+        );
+        let out = check(&db, &["--warning", "@2:4"]);
+        assert_eq!(
+            code(&out).0,
+            Some(with_at),
+            "{n} problems: {}",
+            code(&out).1
+        );
+        let out = check(&db, &[]);
+        let plain = if n == 0 { 0 } else { 2 };
+        assert_eq!(code(&out).0, Some(plain), "{n} problems: {}", code(&out).1);
+        for _ in 0..3 {
+            run_job(&mut c, &format!("job {n}"), 3);
+        }
+    }
+    // The plugin's own failure stays UNKNOWN whatever the ranges say.
+    let out = run(&mut nagios_cmd(&[
+        "-H",
+        "127.0.0.1",
+        "-P",
+        &closed_port().to_string(),
+        "-d",
+        "appdb",
+        "-U",
+        "nagios",
+        "-w",
+        "~:0",
+        "-c",
+        "@0:100",
+    ]));
+    assert_eq!(code(&out).0, Some(3), "{}", code(&out).1);
+    // A value that is no range is a wrong command line.
+    let out = check(&db, &["-w", "1:x"]);
+    assert_eq!(code(&out).0, Some(3), "{}", code(&out).1);
+    assert!(
+        stdout(&out).starts_with(
+            "JOBMON UNKNOWN - invalid command line: invalid value '1:x' for '--warning <RANGE>'"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn job_and_like_report_only_the_jobs_asked_for() {
+    let db = TestDb::new("nagios_job_filter");
+    let mut c = db.connect();
+    for _ in 0..3 {
+        run_job(&mut c, "broken", 3);
+        run_job(&mut c, "wobbly", 2);
+        run_job(&mut c, "dwh load", 2);
+    }
+    let out = check(&db, &["--job", "WOBBLY"]);
+    assert_eq!(code(&out).0, Some(1), "{}", code(&out).1);
+    assert_eq!(
+        status_line(&out).0,
+        "JOBMON WARNING - 1 problem: WOBBLY (FAILED_RUN) | critical=0 warning=1 unknown=0 problems=1"
+    );
+    assert_eq!(
+        long_output(&out),
+        ["WARNING - WOBBLY (FAILED_RUN): 3 consecutive WARNING runs"]
+    );
+    // Acknowledging BROKEN's service leaves the others' services alerting.
+    let out = check(&db, &["--job", "WOBBLY", "--job", "BROKEN"]);
+    assert_eq!(code(&out).0, Some(2), "{}", code(&out).1);
+    assert!(
+        status_line(&out).0.starts_with(
+            "JOBMON CRITICAL - 2 problems: BROKEN (FAILED_RUN), WOBBLY (FAILED_RUN) |"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = check(&db, &["--like", "DWH%"]);
+    assert_eq!(code(&out).0, Some(1), "{}", code(&out).1);
+    assert_eq!(long_output(&out).len(), 1, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("DWH LOAD (FAILED_RUN)"),
+        "{}",
+        stdout(&out)
+    );
+    // --job and --like together: a row matching either.
+    let out = check(
+        &db,
+        &["--like", "DWH%", "--job", "BROKEN", "-w", "1", "-c", "2"],
+    );
+    assert_eq!(code(&out).0, Some(1), "{}", code(&out).1);
+    assert!(perf_summary(&out).contains(&"problems=2;1;2;0;".to_string()));
+    // A job without problems, and a name that is only a prefix, are OK.
+    for args in [&["--job", "QUIET"][..], &["--job", "WOBBL"][..]] {
+        let out = check(&db, args);
+        assert_eq!(code(&out).0, Some(0), "{args:?}: {}", code(&out).1);
+        assert_eq!(
+            status_line(&out).0,
+            "JOBMON OK - No problem in the selected jobs | critical=0 warning=0 unknown=0 problems=0"
+        );
+    }
+    // The names are parameters, not SQL.
+    let out = check(
+        &db,
+        &[
+            "--like",
+            "x' OR true OR job_name LIKE '%",
+            "--job",
+            "' OR ''='",
+        ],
+    );
+    assert_eq!(code(&out).0, Some(0), "{}", code(&out).1);
+    // -v says what was checked, after the alerts.
+    let out = check(&db, &["--job", "WOBBLY", "-v"]);
+    let lines = long_output(&out);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].starts_with("checked host=127.0.0.1 ")
+            && lines[1].contains(": 3 rows from check_job_status(), 1 selected by --job/--like; warning range none, critical range none"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn help_and_version_exit_with_their_states_and_old_spellings_still_work_with_a_note() {
+    for args in [&["-h"][..], &["--help"][..]] {
+        let out = run(&mut nagios_cmd(args));
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", code(&out).1);
+        let text = stdout(&out);
+        for option in [
+            "-H, --hostname",
+            "-P, --port",
+            "-w, --warning",
+            "-c, --critical",
+            "--job",
+            "--like",
+            "Exit status (the state):",
+        ] {
+            assert!(text.contains(option), "{args:?} lacks {option:?}: {text}");
+        }
+    }
+    for args in [&["-V"][..], &["--version"][..]] {
+        let out = run(&mut nagios_cmd(args));
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", code(&out).1);
+        assert_eq!(
+            stdout(&out),
+            format!("jobmon-tracker-nagios {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+
+    let db = TestDb::new("nagios_old_spellings");
+    let cl = cluster();
+    let dir = tempdir();
+    let config = write_config(dir.path(), &db, &[], "1s", 100, "5s");
+    let expected =
+        "JOBMON OK - All jobs run successfully | critical=0 warning=0 unknown=0 problems=0";
+    let out = run(nagios_cmd(&["-c"]).arg(&config));
+    assert_eq!(code(&out).0, Some(0), "{}", code(&out).1);
+    assert_eq!(status_line(&out).0, expected);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "jobmon-tracker nagios: -c FILE is deprecated (-c is the critical range now): use --config FILE\n"
+    );
+    let out = run(nagios_cmd(&["--config"]).arg(&config).args(["-c", "0"]));
+    assert_eq!(code(&out).0, Some(0), "{}", code(&out).1);
+    assert!(out.stderr.is_empty(), "{}", code(&out).1);
+    let port = cl.port.to_string();
+    let out = run(&mut nagios_cmd(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-l",
+        &cl.superuser,
+        "--dbname",
+        &db.name,
+    ]));
+    assert_eq!(code(&out).0, Some(0), "{}", code(&out).1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "jobmon-tracker nagios: -h HOST is deprecated (-h is the help now): use -H/--hostname\n"
+    );
+    let out = run(&mut nagios_cmd(&[
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--logname",
+        &cl.superuser,
+        "--database",
+        &db.name,
+    ]));
+    assert_eq!(code(&out).0, Some(0), "{}", code(&out).1);
+    assert!(out.stderr.is_empty(), "{}", code(&out).1);
 }

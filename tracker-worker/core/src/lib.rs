@@ -8,6 +8,7 @@
 //! - [`event`]: what a status message says about its run, and the keywords that classify it;
 //! - [`identity`]: a job's job_log name and its service name;
 //! - [`state`]: the check states OK/WARNING/CRITICAL/UNKNOWN;
+//! - [`threshold`]: Nagios threshold ranges (`-w`/`-c` of the plugin);
 //! - [`model`]: the validated configuration as plain data;
 //! - [`rules`]: the rule engine, a pure function of (job, events, source health, now);
 //! - [`row`] and [`ingest`]: a queue row's values and the planners that turn rows into
@@ -25,3 +26,4 @@ pub mod row;
 pub mod rules;
 pub mod schedule;
 pub mod state;
+pub mod threshold;

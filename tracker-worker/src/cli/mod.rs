@@ -9,6 +9,7 @@
 mod check_cmd;
 mod config_cmd;
 pub mod nagios;
+mod nagios_legacy;
 mod queue_cmd;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -68,11 +69,13 @@ pub enum Command {
     Check(CheckArgs),
     /// Nagios/Icinga plugin: report check_job_status() of a pg_jobmon database.
     ///
-    /// Connects (with the tracker's configuration, or psql-like options and the PG*
-    /// environment), runs check_job_status() once and prints
-    /// `JOBMON <STATE> - <summary> | <perfdata>` and one line per alert. Unlike the other
-    /// commands its exit status is the Nagios state: 0 OK, 1 WARNING, 2 CRITICAL,
-    /// 3 UNKNOWN (also for an unreachable database, a timeout or a wrong command line).
+    /// Connects (with the tracker's configuration, or the Monitoring Plugins' -H/-P/-U/-d
+    /// options and the PG* environment), runs check_job_status() once and prints
+    /// `JOBMON <STATE> - <summary> | <perfdata>` and one line per alert, optionally of the
+    /// jobs selected by --job/--like only and judged by -w/-c ranges on the number of
+    /// problems. Unlike the other commands its exit status is the Nagios state: 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for an unreachable database, a timeout, a
+    /// wrong command line or --version).
     Nagios(nagios::NagiosArgs),
 }
 
@@ -343,14 +346,37 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 /// The program: parses arguments (clap exits 2 on usage errors, 0 for --help/--version),
 /// runs the command and maps errors to exit codes.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let nagios = nagios::invoked(args.iter().cloned());
+    let (args, notes) = if nagios {
+        nagios_legacy::legacy_args(args)
+    } else {
+        (args, Vec::new())
+    };
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        // A monitoring plugin reports its own wrong command line as UNKNOWN (3), not 2.
-        Err(e) if e.use_stderr() && nagios::invoked(std::env::args_os()) => {
-            return nagios::usage_error(&e)
+        // A monitoring plugin reports its own wrong command line as UNKNOWN (3), not 2, and
+        // help and version with the states the plugin guidelines' programs use.
+        Err(e) if nagios => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp => Some(nagios::HELP_STATE),
+                clap::error::ErrorKind::DisplayVersion => Some(nagios::VERSION_STATE),
+                _ => None,
+            };
+            let exit = match code {
+                Some(state) => {
+                    let _ = e.print();
+                    ExitCode::from(state.code())
+                }
+                None if e.use_stderr() => nagios::usage_error(&e),
+                None => e.exit(),
+            };
+            nagios_legacy::print_notes(&notes);
+            return exit;
         }
         Err(e) => e.exit(),
     };
+    nagios_legacy::print_notes(&notes);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

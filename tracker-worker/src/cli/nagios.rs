@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config};
+use tracker_core::threshold::Range;
 
 /// The service name at the start of the status line.
 const SERVICE: &str = "JOBMON";
@@ -40,51 +41,79 @@ const CHECK_HISTORY_SQL: &str = include_str!("../../../sql/tracker/nagios_check_
   JOBMON CRITICAL - 2 problems: NIGHTLY_LOAD (FAILED_RUN), VACUUM_BIG (MISSING) | critical=1 warning=1 unknown=0 problems=2 time=0.011s
   CRITICAL - NIGHTLY_LOAD (FAILED_RUN): 3 consecutive CRITICAL runs
   WARNING - VACUUM_BIG (MISSING): Last completed run: 2024-05-01 02:13:07+02
+With -w/-c the problems perfdata carries them: problems=2;1;3;0
 
 Exit status (the state):
-  0 OK        check_job_status() returned its single OK row
+  0 OK        check_job_status() returned its single OK row (or no problem of the
+              jobs selected by --job/--like)
   1 WARNING   some alert has alert_code 2
   2 CRITICAL  some alert has alert_code 3 or higher (alert_status UNKNOWN excepted)
   3 UNKNOWN   the worst alerts have alert_status UNKNOWN (e.g. a tracked job whose data is
               stale), or the database cannot be reached, the extension is missing, the
               query fails or times out, or the command line is wrong
   CRITICAL wins over UNKNOWN, UNKNOWN over WARNING.
+That is without -w/-c. With -w and/or -c the number of problems (rows that are not OK,
+after --job/--like) decides instead: CRITICAL if it alerts the -c range, else WARNING if it
+alerts the -w range, else OK; the plugin's own failures stay UNKNOWN. Ranges (Monitoring
+Plugins guidelines): 10 alerts outside 0..10, 10: below 10, ~:10 above 10, 10:20 outside
+10..20, @10:20 inside 10..20 (both ends included).
+
+Old spellings: -h HOST (followed by a value) still means -H HOST, and -c FILE whose value is
+no range still means --config FILE; both print a note on stderr.
 
 Examples:
-  jobmon-tracker nagios -h db1 -U nagios -d appdb
+  jobmon-tracker nagios -H db1 -U nagios -d appdb
+  jobmon-tracker nagios -H db1 -U nagios -d appdb --job NIGHTLY_LOAD
+  jobmon-tracker nagios -H db1 -l nagios -d appdb --like 'DWH\\_%' -w 1 -c 3
   jobmon-tracker nagios -d 'postgresql://nagios@db1:5432/appdb?connect_timeout=5'
-  jobmon-tracker nagios -c /etc/jobmon-tracker/jobmon-tracker.toml --history '3 days'
+  jobmon-tracker nagios --config /etc/jobmon-tracker/jobmon-tracker.toml --history '3 days'
   PGHOST=/var/run/postgresql PGDATABASE=appdb jobmon-tracker nagios --timeout 5s
 
 Nagios command definition:
   define command {
       command_name  check_jobmon
-      command_line  /usr/bin/jobmon-tracker nagios -h $HOSTADDRESS$ -U nagios -d $ARG1$
+      command_line  /usr/bin/jobmon-tracker nagios -H $HOSTADDRESS$ -U nagios -d $ARG1$ $ARG2$
   }"
 )]
 pub struct NagiosArgs {
     /// Connect as the tracker with this configuration file does (its [database] section).
     ///
-    /// TOML, or the 2016 job_tracker JSON. Cannot be combined with -d, -h, -p or -U.
-    #[arg(short, long, value_name = "FILE", conflicts_with_all = ["dbname", "host", "port", "username"])]
+    /// TOML, or the 2016 job_tracker JSON. Cannot be combined with -d, -H, -P or -U.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dbname", "host", "port", "username"])]
     pub config: Option<PathBuf>,
     /// Database name, or a whole connection string ("host=db1 dbname=appdb") or URI
     /// ("postgresql://user@db1/appdb"), as with psql.
     ///
-    /// What it leaves unset comes from -h, -p, -U, then PGHOST, PGPORT, PGUSER, PGDATABASE,
+    /// What it leaves unset comes from -H, -P, -U, then PGHOST, PGPORT, PGUSER, PGDATABASE,
     /// then libpq's defaults (socket directory /var/run/postgresql, port 5432, the OS user,
     /// database = user name). The password, when the server asks for one, is read from
     /// PGPASSFILE or ~/.pgpass; it is never given on the command line.
-    #[arg(short, long, value_name = "DBNAME|CONNINFO")]
+    #[arg(
+        short,
+        long = "database",
+        visible_alias = "dbname",
+        value_name = "DBNAME|CONNINFO"
+    )]
     pub dbname: Option<String>,
     /// Database server host, or a Unix socket directory (a path starting with /).
-    #[arg(short, long, value_name = "HOST")]
+    #[arg(
+        short = 'H',
+        long = "hostname",
+        visible_alias = "host",
+        value_name = "HOST"
+    )]
     pub host: Option<String>,
-    /// Database server port.
-    #[arg(short, long, value_name = "PORT")]
+    /// Database server port (-p also works).
+    #[arg(short = 'P', long, visible_short_alias = 'p', value_name = "PORT")]
     pub port: Option<u16>,
     /// Database user (needs EXECUTE on check_job_status and SELECT on pg_jobmon's tables).
-    #[arg(short = 'U', long, value_name = "USER")]
+    #[arg(
+        short = 'U',
+        long,
+        visible_short_alias = 'l',
+        visible_alias = "logname",
+        value_name = "USER"
+    )]
     pub username: Option<String>,
     /// How far back to look, passed to check_job_status(interval), e.g. '3 days'.
     ///
@@ -93,12 +122,30 @@ pub struct NagiosArgs {
     /// threshold, which makes the check UNKNOWN.
     #[arg(long, value_name = "INTERVAL")]
     pub history: Option<String>,
+    /// Report only this job (its job_name exactly as check_job_status() shows it); repeat
+    /// for several. With --like, a row is reported when it matches either.
+    #[arg(long = "job", value_name = "NAME")]
+    pub jobs: Vec<String>,
+    /// Report only jobs whose job_name matches this SQL LIKE pattern (e.g. 'DWH\_%');
+    /// repeatable.
+    #[arg(long = "like", value_name = "PATTERN")]
+    pub likes: Vec<String>,
+    /// WARNING when the number of problems alerts this range (e.g. 1, 5:, @2:4).
+    #[arg(short, long, value_name = "RANGE", value_parser = Range::parse)]
+    pub warning: Option<Range>,
+    /// CRITICAL when the number of problems alerts this range (checked before -w).
+    #[arg(short, long, value_name = "RANGE", value_parser = Range::parse)]
+    pub critical: Option<Range>,
     /// Time limit for connecting and running the check, e.g. 10s, 1500ms, 1m (a bare
     /// number is seconds); past it the check is UNKNOWN and its query is cancelled.
     #[arg(short, long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
-    /// Print help (-h is the host, as with psql).
-    #[arg(long, action = ArgAction::Help)]
+    /// More output: -v adds a line saying what was checked (connection, rows, selection,
+    /// thresholds); more v's say no more.
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Print the help (the whole of it, with -h too).
+    #[arg(short, long, action = ArgAction::HelpLong)]
     pub help: Option<bool>,
 }
 
@@ -161,9 +208,50 @@ impl Report {
     }
 }
 
+/// How the rows are judged beyond their own states: thresholds on the number of problems,
+/// and whether --job/--like chose some rows only (so that none left is no error).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Judgement {
+    pub warning: Option<Range>,
+    pub critical: Option<Range>,
+    pub selective: bool,
+}
+
+impl Judgement {
+    /// The state for `problems` under -w/-c (critical first), or None without either.
+    fn by_count(&self, problems: usize) -> Option<State> {
+        if self.warning.is_none() && self.critical.is_none() {
+            return None;
+        }
+        let n = problems as f64;
+        Some(if self.critical.as_ref().is_some_and(|r| r.alerts(n)) {
+            State::Critical
+        } else if self.warning.as_ref().is_some_and(|r| r.alerts(n)) {
+            State::Warning
+        } else {
+            State::Ok
+        })
+    }
+
+    /// `;warn;crit;min` for the problems perfdata when a threshold was given (the
+    /// guidelines' optional fields, left out entirely otherwise as before).
+    fn perf_suffix(&self) -> String {
+        if self.warning.is_none() && self.critical.is_none() {
+            return String::new();
+        }
+        let text = |r: &Option<Range>| r.as_ref().map(Range::to_string).unwrap_or_default();
+        format!(";{};{};0", text(&self.warning), text(&self.critical))
+    }
+}
+
 /// The report on the rows of check_job_status(), which took `elapsed` (connection included).
 pub fn report(rows: &[StatusRow], elapsed: Duration) -> Report {
-    if rows.is_empty() {
+    report_with(rows, elapsed, &Judgement::default())
+}
+
+/// The report on the rows that were selected, judged by `j`.
+pub fn report_with(rows: &[StatusRow], elapsed: Duration, j: &Judgement) -> Report {
+    if rows.is_empty() && !j.selective {
         return Report::unknown("check_job_status() returned no row (not pg_jobmon's function?)");
     }
     // Worst first; a stable sort keeps check_job_status()'s order (code, job) within a state.
@@ -174,16 +262,20 @@ pub fn report(rows: &[StatusRow], elapsed: Duration) -> Report {
         .collect();
     problems.sort_by_key(|(s, _)| std::cmp::Reverse(s.badness()));
     let count = |state: State| problems.iter().filter(|(s, _)| *s == state).count();
-    let state = problems.first().map_or(State::Ok, |(s, _)| *s);
+    let worst = problems.first().map_or(State::Ok, |(s, _)| *s);
+    let state = j.by_count(problems.len()).unwrap_or(worst);
     let perfdata = format!(
-        "critical={} warning={} unknown={} problems={} time={:.3}s",
+        "critical={} warning={} unknown={} problems={}{} time={:.3}s",
         count(State::Critical),
         count(State::Warning),
         count(State::Unknown),
         problems.len(),
+        j.perf_suffix(),
         elapsed.as_secs_f64()
     );
-    let summary = if problems.is_empty() {
+    let summary = if problems.is_empty() && j.selective {
+        "No problem in the selected jobs".to_string()
+    } else if problems.is_empty() {
         "All jobs run successfully".to_string()
     } else {
         let labels: Vec<String> = problems
@@ -269,6 +361,14 @@ pub fn invoked(mut args: impl Iterator<Item = OsString>) -> bool {
     args.nth(1).is_some_and(|a| a == "nagios")
 }
 
+/// Exit state of `--help`/`-h`: UNKNOWN, as the C plugins' print_help();
+/// exit(STATE_UNKNOWN): a service defined with it by mistake must not show OK.
+pub const HELP_STATE: State = State::Unknown;
+/// Exit state of `--version`/`-V`: UNKNOWN, as the C plugins' print_revision();
+/// exit(STATE_UNKNOWN): it is no check result, so a service wrongly defined with it is not
+/// shown as OK.
+pub const VERSION_STATE: State = State::Unknown;
+
 /// A wrong command line of this subcommand: UNKNOWN on stdout (what Nagios shows), clap's
 /// full message with the usage on stderr.
 pub fn usage_error(e: &clap::Error) -> ExitCode {
@@ -308,13 +408,58 @@ fn check(args: &NagiosArgs) -> Report {
         Ok(rt) => rt,
         Err(e) => return Report::unknown(&format!("cannot start the runtime: {e}")),
     };
-    let result = runtime.block_on(query(&config, args.history.as_deref(), args.timeout));
+    let selection = Selection {
+        history: args.history.as_deref(),
+        jobs: &args.jobs,
+        likes: &args.likes,
+    };
+    let result = runtime.block_on(query(&config, &selection, args.timeout));
     // A host name lookup that is still hanging runs on a blocking thread: do not wait for it.
     runtime.shutdown_background();
-    match result {
-        Ok(rows) => report(&rows, started.elapsed()),
-        Err(reason) => Report::unknown(&reason),
+    let rows = match result {
+        Ok(rows) => rows,
+        Err(reason) => return Report::unknown(&reason),
+    };
+    if rows.is_empty() {
+        return report(&[], started.elapsed());
     }
+    let all = rows.len();
+    let selected: Vec<StatusRow> = rows
+        .into_iter()
+        .filter(|(_, s)| *s)
+        .map(|(r, _)| r)
+        .collect();
+    let judgement = Judgement {
+        warning: args.warning.clone(),
+        critical: args.critical.clone(),
+        selective: !args.jobs.is_empty() || !args.likes.is_empty(),
+    };
+    let mut r = report_with(&selected, started.elapsed(), &judgement);
+    if args.verbose > 0 {
+        let line = format!(
+            "checked {}: {all} row{} from check_job_status(), {} selected by --job/--like; \
+             warning range {}, critical range {}",
+            target(&config),
+            if all == 1 { "" } else { "s" },
+            selected.len(),
+            args.warning
+                .as_ref()
+                .map_or("none".into(), Range::to_string),
+            args.critical
+                .as_ref()
+                .map_or("none".into(), Range::to_string),
+        );
+        r.text.push_str(&clean(&line, LONG_LINE_MAX_CHARS * 2));
+        r.text.push('\n');
+    }
+    r
+}
+
+/// What to ask check_job_status() for, and which of its rows to report.
+struct Selection<'a> {
+    history: Option<&'a str>,
+    jobs: &'a [String],
+    likes: &'a [String],
 }
 
 /// The connection settings: the tracker configuration's [database] section, or the
@@ -360,9 +505,9 @@ fn is_conninfo(dbname: &str) -> bool {
 /// Connects and runs check_job_status(), all within `timeout`.
 async fn query(
     config: &PgConfig,
-    history: Option<&str>,
+    selection: &Selection<'_>,
     timeout: Duration,
-) -> Result<Vec<StatusRow>, String> {
+) -> Result<Vec<(StatusRow, bool)>, String> {
     let deadline = Instant::now() + timeout;
     let out_of_time = |doing: &str| {
         format!(
@@ -388,7 +533,7 @@ async fn query(
     };
     tokio::spawn(connection);
     let cancel = client.cancel_token();
-    match tokio::time::timeout_at(deadline, rows(&client, history)).await {
+    match tokio::time::timeout_at(deadline, rows(&client, selection)).await {
         Ok(result) => result,
         Err(_) => {
             // Leave nothing running on the server for a check nobody waits for anymore.
@@ -398,7 +543,12 @@ async fn query(
     }
 }
 
-async fn rows(client: &Client, history: Option<&str>) -> Result<Vec<StatusRow>, String> {
+/// The rows of check_job_status(), each with whether --job/--like selected it (decided by
+/// the server from parameters, like everything the user typed).
+async fn rows(
+    client: &Client,
+    selection: &Selection<'_>,
+) -> Result<Vec<(StatusRow, bool)>, String> {
     let schema: Option<String> = client
         .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
         .await
@@ -410,27 +560,32 @@ async fn rows(client: &Client, history: Option<&str>) -> Result<Vec<StatusRow>, 
         })?
         .map(|r| r.get(0));
     let schema = schema.ok_or("the pg_jobmon extension is not installed in this database")?;
-    let result = match history {
+    let (jobs, likes) = (selection.jobs, selection.likes);
+    let result = match selection.history {
         Some(h) => {
             client
-                .query(&CHECK_HISTORY_SQL.replace("@extschema@", &schema), &[&h])
+                .query(
+                    &CHECK_HISTORY_SQL.replace("@extschema@", &schema),
+                    &[&h, &jobs, &likes],
+                )
                 .await
         }
         None => {
             client
-                .query(&CHECK_SQL.replace("@extschema@", &schema), &[])
+                .query(&CHECK_SQL.replace("@extschema@", &schema), &[&jobs, &likes])
                 .await
         }
     };
     let rows = result.map_err(|e| format!("check_job_status() failed: {}", pg_error_text(&e)))?;
     rows.iter()
         .map(|r| {
-            Ok(StatusRow {
+            let row = StatusRow {
                 alert_code: r.try_get(0)?,
                 alert_status: r.try_get(1)?,
                 job_name: r.try_get(2)?,
                 alert_text: r.try_get(3)?,
-            })
+            };
+            Ok((row, r.try_get::<_, Option<bool>>(4)?.unwrap_or(false)))
         })
         .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(|e| {
@@ -614,5 +769,69 @@ mod tests {
         assert!(invoked(args(&["jobmon-tracker", "nagios", "--bogus"])));
         assert!(!invoked(args(&["jobmon-tracker", "queue", "nagios"])));
         assert!(!invoked(args(&["jobmon-tracker"])));
+    }
+
+    fn judged(w: Option<&str>, c: Option<&str>) -> Judgement {
+        Judgement {
+            warning: w.map(|r| Range::parse(r).unwrap()),
+            critical: c.map(|r| Range::parse(r).unwrap()),
+            selective: false,
+        }
+    }
+
+    /// `n` failed jobs, or check_job_status()'s OK row for none.
+    fn problems(n: usize) -> Vec<StatusRow> {
+        if n == 0 {
+            return vec![ok_row()];
+        }
+        (0..n)
+            .map(|i| row(3, "FAILED_RUN", Some(&format!("J{i}")), "t"))
+            .collect()
+    }
+
+    #[test]
+    fn thresholds_on_the_number_of_problems_replace_the_worst_row_critical_first() {
+        let states = |j: &Judgement| -> Vec<State> {
+            (0..6)
+                .map(|n| report_with(&problems(n), T, j).state)
+                .collect()
+        };
+        use State::{Critical as C, Ok as O, Warning as W};
+        assert_eq!(states(&judged(Some("1"), Some("3"))), [O, O, W, W, C, C]);
+        assert_eq!(states(&judged(Some("@2:4"), None)), [O, O, W, W, W, O]);
+        assert_eq!(states(&judged(None, Some("~:0"))), [O, C, C, C, C, C]);
+        // Without thresholds the rows' own states decide, as before.
+        assert_eq!(states(&Judgement::default()), [O, C, C, C, C, C]);
+        let r = report_with(&problems(2), T, &judged(Some("1"), Some("3")));
+        assert!(
+            r.text.starts_with(
+                "JOBMON WARNING - 2 problems: J0 (FAILED_RUN), J1 (FAILED_RUN) \
+                 | critical=2 warning=0 unknown=0 problems=2;1;3;0 time=0.012s\n"
+            ),
+            "{}",
+            r.text
+        );
+        // The long output keeps each row's own state.
+        assert!(
+            r.text.contains("\nCRITICAL - J0 (FAILED_RUN): t\n"),
+            "{}",
+            r.text
+        );
+        let r = report_with(&problems(0), T, &judged(None, Some("5")));
+        assert!(r.text.contains("problems=0;;5;0 "), "{}", r.text);
+    }
+
+    #[test]
+    fn a_selection_without_rows_is_ok_and_says_so() {
+        let j = Judgement {
+            selective: true,
+            ..Judgement::default()
+        };
+        let r = report_with(&[], T, &j);
+        assert_eq!(r.state, State::Ok);
+        assert_eq!(
+            r.text,
+            "JOBMON OK - No problem in the selected jobs | critical=0 warning=0 unknown=0 problems=0 time=0.012s\n"
+        );
     }
 }
