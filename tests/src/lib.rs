@@ -308,6 +308,15 @@ impl Cluster {
         }
     }
 
+    /// A client program of this installation (pg_dump, pg_restore, ...) connected to the
+    /// cluster as its superuser over TCP, with `args` after the connection options.
+    pub fn run_client_tool(&self, program: &str, args: &[&str]) -> Result<Output, String> {
+        let port = self.port.to_string();
+        let mut all = vec!["-h", "127.0.0.1", "-p", &port, "-U", &self.superuser];
+        all.extend_from_slice(args);
+        self.run_tool(program, &all)
+    }
+
     fn spawn_watchdog(&self) -> Result<(), String> {
         let pg_ctl = self.bindir.join("pg_ctl");
         let stop = if self.run_as_postgres {
@@ -846,11 +855,12 @@ impl PgPaths {
         let sharedir = root.join(rel(&self.sharedir)?);
         let extdir = sharedir.join("extension");
         fs::create_dir_all(&extdir).map_err(|e| io("mkdir", &extdir, e))?;
-        let link_all = |from_dir: &Path, to_dir: &Path, skip: &str| -> Result<(), String> {
+        // Links every entry of from_dir into to_dir except those named in `skip`.
+        let link_all = |from_dir: &Path, to_dir: &Path, skip: &[&str]| -> Result<(), String> {
             for entry in fs::read_dir(from_dir).map_err(|e| io("read", from_dir, e))? {
                 let from = entry.map_err(|e| io("read", from_dir, e))?.path();
                 let name = from.file_name().unwrap_or_default();
-                if name == skip {
+                if skip.iter().any(|s| name == *s) {
                     continue;
                 }
                 let to = to_dir.join(name);
@@ -858,19 +868,9 @@ impl PgPaths {
             }
             Ok(())
         };
-        link_all(&self.sharedir, &sharedir, "extension")?;
+        link_all(&self.sharedir, &sharedir, &["extension"])?;
         let extra_names: Vec<&str> = extra.iter().map(|(name, _)| *name).collect();
-        for entry in fs::read_dir(self.sharedir.join("extension"))
-            .map_err(|e| io("read", &self.sharedir, e))?
-        {
-            let from = entry.map_err(|e| io("read", &self.sharedir, e))?.path();
-            let name = from.file_name().unwrap_or_default();
-            if extra_names.iter().any(|n| name == *n) {
-                continue;
-            }
-            let to = extdir.join(name);
-            std::os::unix::fs::symlink(&from, &to).map_err(|e| io("symlink", &to, e))?;
-        }
+        link_all(&self.sharedir.join("extension"), &extdir, &extra_names)?;
         for (name, from) in extra {
             let to = extdir.join(name);
             fs::copy(from, &to).map_err(|e| io("copy", from, e))?;

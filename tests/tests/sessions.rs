@@ -159,23 +159,9 @@ fn pg_dump_and_restore_keep_history_configuration_and_id_sequences() {
     drop(c);
 
     let dump = cluster().file(&format!("{}.sql", source.name));
-    let port = cluster().port.to_string();
     let dump_arg = dump.to_string_lossy().into_owned();
     cluster()
-        .run_tool(
-            "pg_dump",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                &cluster().superuser,
-                "-f",
-                &dump_arg,
-                &source.name,
-            ],
-        )
+        .run_client_tool("pg_dump", &["-f", &dump_arg, &source.name])
         .unwrap_or_else(|e| panic!("{e}"));
 
     let target = TestDb::empty("dump_target");

@@ -16,14 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tracker");
 fn nagios_cmd(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.arg("nagios").args(args);
-    for var in [
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGDATABASE",
-        "PGPASSFILE",
-        "PGSERVICE",
-    ] {
+    for var in tracker_worker::store::connect::PG_ENV_VARS {
         cmd.env_remove(var);
     }
     cmd.env("PGPASSFILE", "/dev/null");

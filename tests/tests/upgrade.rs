@@ -412,6 +412,7 @@ fn kept(c: &mut Client) -> Kept {
 #[test]
 fn updating_1_5_0_keeps_history_sequences_grants_and_user_objects_and_logs_afterwards() {
     let cluster = old_versions();
+    let mark = cluster.log_mark();
     let mut db = old_database("history");
     let before = kept(&mut db.client);
     // 99 jobs x 30 nights, less JOB_10's last two, and the running job.
@@ -553,7 +554,7 @@ fn updating_1_5_0_keeps_history_sequences_grants_and_user_objects_and_logs_after
         Some(postgres::error::SqlState::FOREIGN_KEY_VIOLATION),
         "the user's foreign key to job_log"
     );
-    assert_no_crash(&cluster.log_mark().text_since());
+    assert_no_crash(&mark.text_since());
 }
 
 #[test]
@@ -564,40 +565,12 @@ fn an_updated_database_dumps_and_restores_with_its_history() {
     let before = kept(&mut db.client);
     let dump = cluster.dir.join(format!("{}.dump", db.name));
     let dump_arg = dump.display().to_string();
-    let port = cluster.port.to_string();
     cluster
-        .run_tool(
-            "pg_dump",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                &cluster.superuser,
-                "-Fc",
-                "-f",
-                &dump_arg,
-                &db.name,
-            ],
-        )
+        .run_client_tool("pg_dump", &["-Fc", "-f", &dump_arg, &db.name])
         .unwrap_or_else(|e| panic!("{e}"));
     let (restored, _) = new_db(cluster, "restored");
     cluster
-        .run_tool(
-            "pg_restore",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                &cluster.superuser,
-                "-d",
-                &restored,
-                &dump_arg,
-            ],
-        )
+        .run_client_tool("pg_restore", &["-d", &restored, &dump_arg])
         .unwrap_or_else(|e| panic!("{e}"));
     let mut c = cluster.connect(&restored, &cluster.superuser);
     let after = kept(&mut c);
