@@ -23,7 +23,8 @@ extension_sql_file!(
         logging::update_step,
         logging::close_job,
         logging::fail_job,
-        logging::_set_job_status
+        logging::_set_job_status,
+        logging::_job_log_clear_batch
     ]
 );
 extension_sql_file!("../../sql/monitoring.sql", name = "monitoring", finalize);

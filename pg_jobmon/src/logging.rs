@@ -99,3 +99,55 @@ fn _set_job_status(p_job_id: Option<i64>, p_status: Option<&str>) {
         JobmonError::NoSuchJob(job_id).report();
     }
 }
+
+/// Seconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC).
+const PG_EPOCH_UNIX_SECS: u64 = 946_684_800;
+
+/// Microseconds after PostgreSQL's epoch of its latest finite timestamp (294276-12-31
+/// 23:59:59.999999 UTC): `infinity` compares as that.
+const LAST_FINITE_TIMESTAMP_US: i64 = 9_223_371_331_199_999_999;
+
+/// `t` for the background session, exact to the microsecond; None for -infinity, which
+/// nothing starts at or before.
+fn system_time(t: TimestampWithTimeZone) -> Option<std::time::SystemTime> {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    if t.is_neg_infinity() {
+        return None;
+    }
+    let us = if t.is_infinity() {
+        LAST_FINITE_TIMESTAMP_US
+    } else {
+        t.into_inner()
+    };
+    let pg_epoch = UNIX_EPOCH + Duration::from_secs(PG_EPOCH_UNIX_SECS);
+    let offset = Duration::from_micros(us.unsigned_abs());
+    Some(if us >= 0 {
+        pg_epoch + offset
+    } else {
+        pg_epoch - offset
+    })
+}
+
+/// One batch of job_log_clear on the background connection, committed when this returns:
+/// deletes up to `p_batch_size` of the oldest runs that started at or before `p_boundary`
+/// (never `p_keep_job_id`) and returns how many. Batches, each its own short transaction,
+/// keep a purge of millions of runs from holding their row locks (and a DDL queued behind
+/// them, and every writer behind that) for the whole purge.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _job_log_clear_batch(
+    p_boundary: Option<TimestampWithTimeZone>,
+    p_keep_job_id: Option<i64>,
+    p_batch_size: Option<i32>,
+) -> i64 {
+    let boundary = required(p_boundary, "_job_log_clear_batch", "p_boundary");
+    let keep = required(p_keep_job_id, "_job_log_clear_batch", "p_keep_job_id");
+    let batch = i64::from(required(p_batch_size, "_job_log_clear_batch", "p_batch_size").max(1));
+    let Some(boundary) = system_time(boundary) else {
+        return 0;
+    };
+    let rows = or_report(background::run(Query::ClearBatch, &[&boundary, &keep, &batch]));
+    or_report(returned(&rows).ok_or_else(|| {
+        JobmonError::Internal("job_log_clear: the batch returned no count".into())
+    }))
+}

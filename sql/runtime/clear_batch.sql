@@ -1,0 +1,17 @@
+-- One batch of job_log_clear, committed on its own: deletes up to $3 of the oldest runs that
+-- started at or before $1 (their job_detail rows by the foreign key's cascade, their tracker
+-- messages by trigger), never run $2 (the purge's own job), and returns how many.
+WITH doomed AS (
+    SELECT l.job_id
+      FROM @extschema@.job_log l
+     WHERE l.start_time <= $1
+       AND l.job_id <> $2
+     ORDER BY l.start_time
+     LIMIT $3
+), deleted AS (
+    DELETE FROM @extschema@.job_log l
+     USING doomed d
+     WHERE l.job_id = d.job_id
+    RETURNING 1
+)
+SELECT pg_catalog.count(*) FROM deleted
