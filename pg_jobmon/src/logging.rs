@@ -146,8 +146,13 @@ fn _job_log_clear_batch(
     let Some(boundary) = system_time(boundary) else {
         return 0;
     };
-    let rows = or_report(background::run(Query::ClearBatch, &[&boundary, &keep, &batch]));
-    or_report(returned(&rows).ok_or_else(|| {
-        JobmonError::Internal("job_log_clear: the batch returned no count".into())
-    }))
+    let rows = or_report(background::run(
+        Query::ClearBatch,
+        &[&boundary, &keep, &batch],
+    ));
+    or_report(
+        returned(&rows).ok_or_else(|| {
+            JobmonError::Internal("job_log_clear: the batch returned no count".into())
+        }),
+    )
 }

@@ -10,6 +10,7 @@ use crate::config::{self, Config, LogLevel};
 use crate::ingest::cycle::{Polled, Settings, SourceWorker};
 use crate::ingest::runs::Keywords;
 use crate::monitor::{self, Monitor};
+use crate::notify::Notifier;
 use crate::output::{EcHeader, Outbox, Report};
 use crate::store::connect::{pg_config, ProcessEnv};
 use crate::store::Store;
@@ -20,14 +21,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing_subscriber::{reload, EnvFilter};
 use tracker_core::identity::job_key;
 use tracker_core::rules::{Reason, State};
 
 /// Sources read at the same time (and database connections used for them).
 pub const MAX_PARALLEL_SOURCES: usize = 8;
+
+/// How often the retention purge runs (the first one after the first poll).
+pub const PURGE_PERIOD: Duration = Duration::from_secs(3600);
 
 /// How `run` was asked to behave.
 pub struct RunOptions {
@@ -98,6 +103,23 @@ struct Daemon {
     last_states: HashMap<String, (State, Reason)>,
     /// The Event Console outbox, open while `output.event_console` is configured.
     outbox: Option<Outbox>,
+    /// systemd's notifications: READY, STATUS, the watchdog.
+    notifier: Notifier,
+    /// Whether READY=1 was sent.
+    ready: bool,
+    /// When the last WATCHDOG=1 went out.
+    last_ping: Instant,
+    /// Sources whose lease this tracker held in the last poll.
+    held: usize,
+    /// The retention purge running on a connection of its own, and when the next is due.
+    purge: Option<tokio::task::JoinHandle<()>>,
+    next_purge: Instant,
+}
+
+/// What ended the wait between two polls.
+enum Idle {
+    Poll,
+    Stop,
 }
 
 impl Daemon {
@@ -119,6 +141,12 @@ impl Daemon {
             tracker: monitor::tracker_name(),
             last_states: HashMap::new(),
             outbox: None,
+            notifier: Notifier::from_env(),
+            ready: false,
+            last_ping: Instant::now(),
+            held: 0,
+            purge: None,
+            next_purge: Instant::now(),
         }
     }
 
@@ -152,7 +180,10 @@ impl Daemon {
                 }
             }
             self.evaluate().await;
+            self.passed(failures);
+            self.start_purge();
             if self.opts.once && failures > 0 {
+                self.finish_purge().await;
                 self.release_all().await;
                 return Err(format!(
                     "{failures} source(s) could not be read completely; see the log"
@@ -166,16 +197,134 @@ impl Daemon {
                 continue;
             }
             let next = started + self.config.global.poll_interval;
-            tokio::select! {
-                () = tokio::time::sleep_until(next) => {}
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hup.recv() => self.reload().await,
+            if let Idle::Stop = self.idle(next, &mut term, &mut int, &mut hup).await {
+                break;
             }
         }
+        self.notifier.stopping();
+        // `--once` lets its purge finish; a stopping daemon ends it after its batch.
+        if !self.opts.once {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        self.finish_purge().await;
         self.release_all().await;
         tracing::info!("jobmon-tracker stopped");
         Ok(())
+    }
+
+    /// Waits until `next`, keeping systemd's watchdog fed: the loop is alive while it
+    /// waits. A SIGHUP reloads and polls at once, as a new configuration deserves.
+    async fn idle(
+        &mut self,
+        next: Instant,
+        term: &mut Signal,
+        int: &mut Signal,
+        hup: &mut Signal,
+    ) -> Idle {
+        loop {
+            let ping = self
+                .notifier
+                .watchdog_interval()
+                .map(|i| self.last_ping + i);
+            let ping_wait = async {
+                match ping {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => return Idle::Poll,
+                () = ping_wait => self.ping(),
+                _ = term.recv() => return Idle::Stop,
+                _ = int.recv() => return Idle::Stop,
+                _ = hup.recv() => {
+                    self.reload().await;
+                    return Idle::Poll;
+                }
+            }
+        }
+    }
+
+    fn ping(&mut self) {
+        self.notifier.watchdog();
+        self.last_ping = Instant::now();
+    }
+
+    /// After a poll and its evaluation: the watchdog is fed (only here and while waiting
+    /// for the next poll, so a poll that hangs is restarted by systemd), READY=1 once the
+    /// database was reached, and a STATUS line either way.
+    fn passed(&mut self, failures: usize) {
+        self.ping();
+        let at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
+        let sources = self.workers.len();
+        let reached = !self.pool.is_empty() || (sources == 0 && self.monitor.jobs().is_empty());
+        let status = if reached {
+            let failed = if failures > 0 {
+                format!(", {failures} not read")
+            } else {
+                String::new()
+            };
+            format!(
+                "holding {} of {sources} sources; last poll {at}{failed}",
+                self.held
+            )
+        } else {
+            format!("database not reached at {at}; retrying every poll interval")
+        };
+        if reached && !self.ready {
+            self.ready = true;
+            self.notifier.ready(&status);
+        } else {
+            self.notifier.status(&status);
+        }
+    }
+
+    /// Starts the retention purge when it is due and the last one has finished. It runs on
+    /// a connection of its own, so polls go on meanwhile.
+    fn start_purge(&mut self) {
+        if self.purge.as_ref().is_some_and(|h| !h.is_finished()) || Instant::now() < self.next_purge
+        {
+            return;
+        }
+        self.next_purge = Instant::now() + PURGE_PERIOD;
+        let Ok(pg) = pg_config(&self.config.database, &ProcessEnv) else {
+            return;
+        };
+        let before = self.config.global.retention.and_then(|r| {
+            chrono::TimeDelta::from_std(r)
+                .ok()
+                .and_then(|r| chrono::Utc::now().checked_sub_signed(r))
+        });
+        let stop = Arc::clone(&self.stop);
+        self.purge = Some(tokio::spawn(async move {
+            let store = match Store::connect(&pg).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention: cannot connect to the database; retried in an hour");
+                    return;
+                }
+            };
+            match store.purge(before, &stop).await {
+                Ok(p) if !p.ran => tracing::debug!("retention: another tracker is purging"),
+                Ok(p) => tracing::info!(
+                    orphans = p.orphans,
+                    aged = p.aged,
+                    batches = p.batches,
+                    longest_batch_ms = p.longest_batch.as_millis() as u64,
+                    "retention: tracker messages purged"
+                ),
+                Err(e) => tracing::warn!(error = %e, "retention: purge failed; retried in an hour"),
+            }
+        }));
+    }
+
+    /// Waits for a running purge (it stops after its current batch once `stop` is set).
+    async fn finish_purge(&mut self) {
+        if let Some(h) = self.purge.take() {
+            if let Err(e) = h.await {
+                tracing::error!(error = %e, "retention task failed");
+            }
+        }
     }
 
     /// One poll of every source, at most [`MAX_PARALLEL_SOURCES`] at once; returns how
@@ -190,6 +339,7 @@ impl Daemon {
             }
         };
         let mut failures = 0;
+        let mut held = 0;
         let mut pending: Vec<SourceWorker> = self.workers.drain().map(|(_, w)| w).collect();
         pending.sort_by(|a, b| a.name().cmp(b.name()));
         let mut tasks = JoinSet::new();
@@ -209,7 +359,7 @@ impl Daemon {
                             Ok(s) => s,
                             Err(e) => {
                                 tracing::error!(source = worker.name(), error = %e, "cannot connect to the database");
-                                return (worker, None, false);
+                                return (worker, None, false, false);
                             }
                         },
                     };
@@ -219,12 +369,14 @@ impl Daemon {
                         Err(crate::ingest::cycle::CycleError::Store(e)) => !e.connection_lost(),
                         _ => true,
                     };
-                    (worker, keep.then_some(store), result.is_ok())
+                    let leased = result.as_ref().is_ok_and(|p| p.leased);
+                    (worker, keep.then_some(store), result.is_ok(), leased)
                 });
             }
             match tasks.join_next().await {
-                Some(Ok((worker, store, ok))) => {
+                Some(Ok((worker, store, ok, leased))) => {
                     failures += usize::from(!ok);
+                    held += usize::from(leased);
                     finished.push(worker);
                     self.pool.extend(store);
                 }
@@ -235,6 +387,7 @@ impl Daemon {
                 None => break,
             }
         }
+        self.held = held;
         self.workers = finished
             .into_iter()
             .map(|w| (w.name().to_owned(), w))

@@ -16,7 +16,8 @@
 //! application  daemon, ingest (the poll cycle), monitor
 //!    |
 //!    v
-//! adapters     config, queue, source, store, output, host   (files, SQLite, SSH, PostgreSQL)
+//! adapters     config, queue, source, store, output, host, notify   (files, SQLite, SSH,
+//!              PostgreSQL, systemd)
 //!    |
 //!    v
 //! core         tracker_core: schedules, events, job identity, states, the validated
@@ -32,6 +33,7 @@ pub mod daemon;
 pub mod host;
 pub mod ingest;
 pub mod monitor;
+pub mod notify;
 pub mod output;
 pub mod queue;
 pub use tracker_core::rules;

@@ -7,8 +7,11 @@
 
 mod commit;
 pub mod connect;
+mod retention;
 mod service;
 pub mod tls;
+
+pub use retention::Purged;
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
