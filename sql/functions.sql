@@ -312,6 +312,7 @@ DECLARE
     v_step_id   bigint;
     v_rowcount  bigint;
     v_batch     bigint;
+    v_after     timestamptz := '-infinity';
     c_batch_size CONSTANT integer := 1000;
 BEGIN
     IF p_interval IS NULL THEN
@@ -330,7 +331,8 @@ BEGIN
         -- of the limit means nothing older is left.
         v_rowcount := 0;
         LOOP
-            v_batch := @extschema@._job_log_clear_batch(v_boundary, v_job_id, c_batch_size);
+            SELECT b.deleted, coalesce(b.last_start, v_after) INTO v_batch, v_after
+              FROM @extschema@._job_log_clear_batch(v_boundary, v_job_id, c_batch_size, v_after) b;
             v_rowcount := v_rowcount + v_batch;
             EXIT WHEN v_batch < c_batch_size;
         END LOOP;

@@ -6,6 +6,7 @@
 use crate::background::{self, Query};
 use crate::error::{JobmonError, Result};
 use pgrx::prelude::*;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres::Row;
 
 fn required<T>(value: Option<T>, function: &'static str, argument: &'static str) -> T {
@@ -107,52 +108,78 @@ const PG_EPOCH_UNIX_SECS: u64 = 946_684_800;
 /// 23:59:59.999999 UTC): `infinity` compares as that.
 const LAST_FINITE_TIMESTAMP_US: i64 = 9_223_371_331_199_999_999;
 
-/// `t` for the background session, exact to the microsecond; None for -infinity, which
-/// nothing starts at or before.
-fn system_time(t: TimestampWithTimeZone) -> Option<std::time::SystemTime> {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-    if t.is_neg_infinity() {
-        return None;
-    }
+/// Microseconds after PostgreSQL's epoch of its earliest timestamp (4714-11-24 00:00 BC
+/// UTC): `-infinity` compares as that.
+const FIRST_TIMESTAMP_US: i64 = -211_813_488_000_000_000;
+
+fn pg_epoch() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(PG_EPOCH_UNIX_SECS)
+}
+
+/// `t` for the background session, exact to the microsecond; the infinities as the
+/// first and last timestamps PostgreSQL has.
+fn system_time(t: TimestampWithTimeZone) -> SystemTime {
     let us = if t.is_infinity() {
         LAST_FINITE_TIMESTAMP_US
+    } else if t.is_neg_infinity() {
+        FIRST_TIMESTAMP_US
     } else {
         t.into_inner()
     };
-    let pg_epoch = UNIX_EPOCH + Duration::from_secs(PG_EPOCH_UNIX_SECS);
     let offset = Duration::from_micros(us.unsigned_abs());
-    Some(if us >= 0 {
-        pg_epoch + offset
+    if us >= 0 {
+        pg_epoch() + offset
     } else {
-        pg_epoch - offset
-    })
+        pg_epoch() - offset
+    }
+}
+
+/// A time the background session returned, back as a PostgreSQL value.
+fn timestamp(t: SystemTime) -> Result<TimestampWithTimeZone> {
+    let us = match t.duration_since(pg_epoch()) {
+        Ok(d) => i64::try_from(d.as_micros()),
+        Err(e) => i64::try_from(e.duration().as_micros()).map(|us| -us),
+    };
+    us.ok()
+        .and_then(|us| TimestampWithTimeZone::try_from(us).ok())
+        .ok_or_else(|| JobmonError::Internal(format!("timestamp {t:?} out of range")))
 }
 
 /// One batch of job_log_clear on the background connection, committed when this returns:
-/// deletes up to `p_batch_size` of the oldest runs that started at or before `p_boundary`
-/// (never `p_keep_job_id`) and returns how many. Batches, each its own short transaction,
+/// deletes up to `p_batch_size` of the oldest runs that started at or after `p_after` and
+/// at or before `p_boundary` (never `p_keep_job_id`), and returns how many and the start
+/// of the last one, where the next batch begins. Batches, each its own short transaction,
 /// keep a purge of millions of runs from holding their row locks (and a DDL queued behind
-/// them, and every writer behind that) for the whole purge.
+/// them, and every writer behind that) for the whole purge; starting each where the last
+/// ended spares it the index entries of the runs deleted before, which stay until no
+/// snapshot can see them (the caller's own statement holds one for the whole purge).
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn _job_log_clear_batch(
     p_boundary: Option<TimestampWithTimeZone>,
     p_keep_job_id: Option<i64>,
     p_batch_size: Option<i32>,
-) -> i64 {
-    let boundary = required(p_boundary, "_job_log_clear_batch", "p_boundary");
-    let keep = required(p_keep_job_id, "_job_log_clear_batch", "p_keep_job_id");
-    let batch = i64::from(required(p_batch_size, "_job_log_clear_batch", "p_batch_size").max(1));
-    let Some(boundary) = system_time(boundary) else {
-        return 0;
-    };
+    p_after: Option<TimestampWithTimeZone>,
+) -> TableIterator<
+    'static,
+    (
+        name!(deleted, i64),
+        name!(last_start, Option<TimestampWithTimeZone>),
+    ),
+> {
+    let f = "_job_log_clear_batch";
+    let boundary = system_time(required(p_boundary, f, "p_boundary"));
+    let keep = required(p_keep_job_id, f, "p_keep_job_id");
+    let batch = i64::from(required(p_batch_size, f, "p_batch_size").max(1));
+    let after = system_time(required(p_after, f, "p_after"));
     let rows = or_report(background::run(
         Query::ClearBatch,
-        &[&boundary, &keep, &batch],
+        &[&boundary, &keep, &batch, &after],
     ));
-    or_report(
-        returned(&rows).ok_or_else(|| {
-            JobmonError::Internal("job_log_clear: the batch returned no count".into())
-        }),
-    )
+    let Some(row) = rows.first() else {
+        JobmonError::Internal("job_log_clear: the batch returned no row".into()).report()
+    };
+    let last: Option<SystemTime> = row.get(1);
+    let last = last.map(|t| or_report(timestamp(t)));
+    TableIterator::once((row.get::<_, i64>(0), last))
 }

@@ -13,8 +13,12 @@
 CREATE FUNCTION @extschema@._job_log_clear_batch(
     "p_boundary" timestamp with time zone,
     "p_keep_job_id" bigint,
-    "p_batch_size" INT
-) RETURNS bigint
+    "p_batch_size" INT,
+    "p_after" timestamp with time zone
+) RETURNS TABLE (
+    "deleted" bigint,
+    "last_start" timestamp with time zone
+)
     VOLATILE PARALLEL UNSAFE
     SET search_path TO pg_catalog, pg_temp
     LANGUAGE c
@@ -38,6 +42,7 @@ DECLARE
     v_step_id   bigint;
     v_rowcount  bigint;
     v_batch     bigint;
+    v_after     timestamptz := '-infinity';
     c_batch_size CONSTANT integer := 1000;
 BEGIN
     IF p_interval IS NULL THEN
@@ -56,7 +61,8 @@ BEGIN
         -- of the limit means nothing older is left.
         v_rowcount := 0;
         LOOP
-            v_batch := @extschema@._job_log_clear_batch(v_boundary, v_job_id, c_batch_size);
+            SELECT b.deleted, coalesce(b.last_start, v_after) INTO v_batch, v_after
+              FROM @extschema@._job_log_clear_batch(v_boundary, v_job_id, c_batch_size, v_after) b;
             v_rowcount := v_rowcount + v_batch;
             EXIT WHEN v_batch < c_batch_size;
         END LOOP;

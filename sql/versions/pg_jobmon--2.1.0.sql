@@ -578,13 +578,17 @@ CREATE TRIGGER job_log_forget_tracker_messages_trig
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- pg_jobmon/src/logging.rs:136
+-- pg_jobmon/src/logging.rs:156
 -- pg_jobmon::logging::_job_log_clear_batch
 CREATE  FUNCTION "_job_log_clear_batch"(
 	"p_boundary" timestamp with time zone, /* Option < TimestampWithTimeZone > */
 	"p_keep_job_id" bigint, /* Option < i64 > */
-	"p_batch_size" INT /* Option < i32 > */
-) RETURNS bigint /* i64 */
+	"p_batch_size" INT, /* Option < i32 > */
+	"p_after" timestamp with time zone /* Option < TimestampWithTimeZone > */
+) RETURNS TABLE (
+	"deleted" bigint,  /* i64 */
+	"last_start" timestamp with time zone  /* Option < TimestampWithTimeZone > */
+)
 VOLATILE PARALLEL UNSAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
@@ -592,7 +596,7 @@ AS 'MODULE_PATHNAME', '_job_log_clear_batch_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- pg_jobmon/src/logging.rs:93
+-- pg_jobmon/src/logging.rs:94
 -- pg_jobmon::logging::_set_job_status
 CREATE  FUNCTION "_set_job_status"(
 	"p_job_id" bigint, /* Option < i64 > */
@@ -605,7 +609,7 @@ AS 'MODULE_PATHNAME', '_set_job_status_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- pg_jobmon/src/logging.rs:27
+-- pg_jobmon/src/logging.rs:28
 -- pg_jobmon::logging::add_job
 CREATE  FUNCTION "add_job"(
 	"p_job_name" TEXT /* Option < & str > */
@@ -617,7 +621,7 @@ AS 'MODULE_PATHNAME', 'add_job_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- pg_jobmon/src/logging.rs:40
+-- pg_jobmon/src/logging.rs:41
 -- pg_jobmon::logging::add_step
 CREATE  FUNCTION "add_step"(
 	"p_job_id" bigint, /* Option < i64 > */
@@ -630,7 +634,7 @@ AS 'MODULE_PATHNAME', 'add_step_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- pg_jobmon/src/logging.rs:77
+-- pg_jobmon/src/logging.rs:78
 -- pg_jobmon::logging::close_job
 CREATE  FUNCTION "close_job"(
 	"p_job_id" bigint /* Option < i64 > */
@@ -642,7 +646,7 @@ AS 'MODULE_PATHNAME', 'close_job_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- pg_jobmon/src/logging.rs:83
+-- pg_jobmon/src/logging.rs:84
 -- pg_jobmon::logging::fail_job
 CREATE  FUNCTION "fail_job"(
 	"p_job_id" bigint, /* Option < i64 > */
@@ -655,7 +659,7 @@ AS 'MODULE_PATHNAME', 'fail_job_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- pg_jobmon/src/logging.rs:49
+-- pg_jobmon/src/logging.rs:50
 -- pg_jobmon::logging::update_step
 CREATE  FUNCTION "update_step"(
 	"p_step_id" bigint, /* Option < i64 > */
@@ -993,6 +997,7 @@ DECLARE
     v_step_id   bigint;
     v_rowcount  bigint;
     v_batch     bigint;
+    v_after     timestamptz := '-infinity';
     c_batch_size CONSTANT integer := 1000;
 BEGIN
     IF p_interval IS NULL THEN
@@ -1011,7 +1016,8 @@ BEGIN
         -- of the limit means nothing older is left.
         v_rowcount := 0;
         LOOP
-            v_batch := @extschema@._job_log_clear_batch(v_boundary, v_job_id, c_batch_size);
+            SELECT b.deleted, coalesce(b.last_start, v_after) INTO v_batch, v_after
+              FROM @extschema@._job_log_clear_batch(v_boundary, v_job_id, c_batch_size, v_after) b;
             v_rowcount := v_rowcount + v_batch;
             EXIT WHEN v_batch < c_batch_size;
         END LOOP;

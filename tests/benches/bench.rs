@@ -6,6 +6,7 @@
 //! harness and prints Markdown tables of medians with min/max and ratios against baselines
 //! measured in the same run. Run it as `bash tests/bench.sh [options]` (see `--help`).
 
+mod retention;
 mod tracker;
 
 use jobmon_tests::{
@@ -28,7 +29,9 @@ usage: bash tests/bench.sh [--scenarios LIST] [--runs N] [--seconds S] [--quick]
   --scenarios LIST  comma-separated scenario numbers (default 1,2,3,4,5):
                     1 logging call overhead, 2 eight clients logging, 3 check_job_status
                     on a million rows, 4 jobmon-tracker ingest (local queue and SSH),
-                    5 jobmon-tracker rule engine and daemon memory
+                    5 jobmon-tracker rule engine and daemon memory; not by default:
+                    6 job_log_clear on 10,000,000 job_detail rows and the tracker's
+                    retention purge of 1,000,000 messages, each against one DELETE
   --runs N          pgbench runs per figure in scenario 1 (default 5; scenario 2 uses
                     max(3, N/2))
   --seconds S       length of one pgbench run in scenario 1 (default 2; scenario 2: 2*S)
@@ -65,8 +68,8 @@ impl Options {
                     options.scenarios = list
                         .split(',')
                         .map(|s| match s.trim().parse::<u32>() {
-                            Ok(n) if (1..=5).contains(&n) => Ok(n),
-                            _ => Err(format!("--scenarios: {s:?} is not 1 to 5\n{USAGE}")),
+                            Ok(n) if (1..=6).contains(&n) => Ok(n),
+                            _ => Err(format!("--scenarios: {s:?} is not 1 to 6\n{USAGE}")),
                         })
                         .collect::<Result<_, _>>()?;
                 }
@@ -187,6 +190,7 @@ fn run(options: &Options, report: &mut String) -> Result<(), String> {
             (3, _) => scenario_3(report)?,
             (4, _) => tracker::ingest::scenario_4(options, report)?,
             (5, _) => tracker::rules_memory::scenario_5(options, report)?,
+            (6, _) => retention::scenario_6(report)?,
             (n, _) => return Err(format!("no scenario {n}")),
         }
         writeln!(
