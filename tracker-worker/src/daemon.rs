@@ -11,7 +11,8 @@ use crate::ingest::cycle::{Polled, Settings, SourceWorker};
 use crate::ingest::runs::Keywords;
 use crate::monitor::{self, Monitor};
 use crate::output::{EcHeader, Outbox, Report};
-use crate::store::connect::{pg_config, ProcessEnv};
+use crate::output::{SourceFigures, TrackerFigures};
+use crate::store::connect::{pg_config, PgConfig, ProcessEnv};
 use crate::store::Store;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -65,6 +66,12 @@ fn owner_id() -> String {
     format!("{host}:{}:{nanos:08x}", std::process::id())
 }
 
+/// The host part of a lease owner id (what [`owner_id`] made): trackers on this host hold
+/// the sources whose owner's host is this host's name.
+pub fn owner_host(owner: &str) -> &str {
+    owner.rsplitn(3, ':').last().unwrap_or(owner)
+}
+
 /// How long a lease lasts: two polls that each run into the source timeout. A tracker that
 /// died is replaced within that time plus one poll interval (80 s + 10 s with the defaults).
 pub fn lease_ttl(config: &Config) -> Duration {
@@ -78,6 +85,7 @@ fn settings(config: &Config, owner: &str, stop: &Arc<AtomicBool>) -> Arc<Setting
         keywords: Keywords::of(g),
         batch_size: u64::from(g.read_batch_size.max(1)),
         lease_ttl: lease_ttl(config),
+        sources: config.sources.len(),
         stop: Arc::clone(stop),
     })
 }
@@ -98,6 +106,70 @@ struct Daemon {
     last_states: HashMap<String, (State, Reason)>,
     /// The Event Console outbox, open while `output.event_console` is configured.
     outbox: Option<Outbox>,
+    /// This process's own figures, for the Prometheus output.
+    figures: Figures,
+}
+
+/// What the tracker counts about itself: per source (by name) and of the whole poll.
+#[derive(Default)]
+struct Figures {
+    sources: HashMap<String, SourceFigures>,
+    last_poll: Option<chrono::DateTime<chrono::Utc>>,
+    last_evaluation: Option<chrono::DateTime<chrono::Utc>>,
+    poll_duration: Option<Duration>,
+}
+
+impl Figures {
+    /// Takes in one source's poll.
+    fn polled(&mut self, worker: &SourceWorker, outcome: &Outcome) {
+        let f = self
+            .sources
+            .entry(worker.name().to_owned())
+            .or_insert_with(|| SourceFigures {
+                name: worker.name().to_owned(),
+                ..SourceFigures::default()
+            });
+        f.stored += outcome.stored;
+        f.rejected += outcome.rejected;
+        f.errors += u64::from(!outcome.ok);
+        f.failing = !outcome.ok;
+        f.held = worker.held();
+        f.lag = worker.lag();
+    }
+
+    /// The figures of the configured sources, in configuration order.
+    fn of(&self, config: &Config) -> TrackerFigures {
+        TrackerFigures {
+            last_poll: self.last_poll,
+            last_evaluation: self.last_evaluation,
+            poll_duration: self.poll_duration,
+            sources: config
+                .sources
+                .iter()
+                .map(|s| {
+                    self.sources.get(&s.name).cloned().unwrap_or(SourceFigures {
+                        name: s.name.clone(),
+                        ..SourceFigures::default()
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How one source's poll went, for the figures.
+struct Outcome {
+    ok: bool,
+    stored: u64,
+    rejected: u64,
+}
+
+/// A database connection of this tracker, announced as one of `owner`'s (so the other
+/// trackers count it as live when they share the sources).
+async fn connect(pg: &PgConfig, owner: &str) -> Result<Store, crate::store::StoreError> {
+    let store = Store::connect(pg).await?;
+    store.announce(owner).await?;
+    Ok(store)
 }
 
 impl Daemon {
@@ -119,6 +191,7 @@ impl Daemon {
             tracker: monitor::tracker_name(),
             last_states: HashMap::new(),
             outbox: None,
+            figures: Figures::default(),
         }
     }
 
@@ -178,9 +251,19 @@ impl Daemon {
         Ok(())
     }
 
-    /// One poll of every source, at most [`MAX_PARALLEL_SOURCES`] at once; returns how
-    /// many failed.
+    /// One poll of every source, at most [`MAX_PARALLEL_SOURCES`] at once, timed for the
+    /// figures; returns how many failed.
     async fn cycle(&mut self) -> usize {
+        let started = std::time::Instant::now();
+        let failures = self.poll_sources().await;
+        self.figures.poll_duration = Some(started.elapsed());
+        if failures == 0 {
+            self.figures.last_poll = Some(chrono::Utc::now());
+        }
+        failures
+    }
+
+    async fn poll_sources(&mut self) -> usize {
         let settings = settings(&self.config, &self.owner, &self.stop);
         let pg = match pg_config(&self.config.database, &ProcessEnv) {
             Ok(c) => Arc::new(c),
@@ -203,13 +286,18 @@ impl Daemon {
                 let settings = Arc::clone(&settings);
                 let pg = Arc::clone(&pg);
                 tasks.spawn(async move {
+                    let failed = Outcome {
+                        ok: false,
+                        stored: 0,
+                        rejected: 0,
+                    };
                     let mut store = match store {
                         Some(s) if !s.is_closed() => s,
-                        _ => match Store::connect(&pg).await {
+                        _ => match connect(&pg, &settings.owner).await {
                             Ok(s) => s,
                             Err(e) => {
                                 tracing::error!(source = worker.name(), error = %e, "cannot connect to the database");
-                                return (worker, None, false);
+                                return (worker, None, failed);
                             }
                         },
                     };
@@ -219,12 +307,21 @@ impl Daemon {
                         Err(crate::ingest::cycle::CycleError::Store(e)) => !e.connection_lost(),
                         _ => true,
                     };
-                    (worker, keep.then_some(store), result.is_ok())
+                    let outcome = match &result {
+                        Ok(p) => Outcome {
+                            ok: true,
+                            stored: p.stored,
+                            rejected: p.rejected,
+                        },
+                        Err(_) => failed,
+                    };
+                    (worker, keep.then_some(store), outcome)
                 });
             }
             match tasks.join_next().await {
-                Some(Ok((worker, store, ok))) => {
-                    failures += usize::from(!ok);
+                Some(Ok((worker, store, outcome))) => {
+                    failures += usize::from(!outcome.ok);
+                    self.figures.polled(&worker, &outcome);
                     finished.push(worker);
                     self.pool.extend(store);
                 }
@@ -307,65 +404,28 @@ impl Daemon {
     /// After a poll: evaluates every job and writes every output. With PostgreSQL
     /// unreachable every job is UNKNOWN (the outputs say so) and no state is stored.
     async fn evaluate(&mut self) {
-        if self.monitor.jobs().is_empty() {
-            return;
-        }
         let now = chrono::Utc::now();
-        let store = match self.pool.pop() {
-            Some(s) if !s.is_closed() => Ok(s),
-            _ => match pg_config(&self.config.database, &ProcessEnv) {
-                Ok(c) => Store::connect(&c).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
+        let evaluated = if self.monitor.jobs().is_empty() {
+            monitor::Evaluated::default()
+        } else {
+            self.evaluate_from_store(now).await
         };
-        let evals = match store {
-            Ok(store) => {
-                let evals = match self.monitor.evaluate(&store, now).await {
-                    Ok(evals) => {
-                        match self
-                            .monitor
-                            .store_states(&store, &self.tracker, &evals)
-                            .await
-                        {
-                            Ok(0) => {}
-                            Ok(n) => {
-                                tracing::info!(jobs = n, "marked TIMEOUT/DELAYED runs in job_log")
-                            }
-                            Err(e) => tracing::warn!(error = %e, "could not store the job states"),
-                        }
-                        evals
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot read the events; every job is UNKNOWN");
-                        self.monitor.unavailable(&e.to_string(), now)
-                    }
-                };
-                if !store.is_closed() {
-                    self.pool.push(store);
-                }
-                evals
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot connect to the database; every job is UNKNOWN");
-                self.monitor.unavailable(&e, now)
-            }
+        let reports = self.monitor.reports(&evaluated.evals);
+        log_changes(&mut self.last_states, &reports);
+        let figures = self.figures.of(&self.config);
+        let placed;
+        let checkmk = if self.config.output.piggyback {
+            let workers = &self.workers;
+            placed = self.monitor.placed(&evaluated, |s| {
+                workers.get(s).is_some_and(SourceWorker::held)
+            });
+            monitor::Placement::Piggyback(&placed.0, &placed.1)
+        } else {
+            monitor::Placement::Own(&reports)
         };
-        let reports = self.monitor.reports(&evals);
-        for (job, eval) in &reports {
-            let key = job_key(&job.name, &job.env);
-            let now_state = (eval.state, eval.reason);
-            match self.last_states.insert(key, now_state) {
-                Some(before) if before == now_state => {}
-                Some(_) => {
-                    tracing::info!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state changed")
-                }
-                None => {
-                    tracing::debug!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state")
-                }
-            }
-        }
-        let errors =
-            tokio::task::block_in_place(|| monitor::write_files(&self.config.output, &reports));
+        let errors = tokio::task::block_in_place(|| {
+            monitor::write_files(&self.config.output, &reports, checkmk, &figures)
+        });
         for e in errors {
             tracing::error!(error = %e, "output not written");
         }
@@ -373,6 +433,50 @@ impl Daemon {
             let timeout = self.config.global.source_timeout;
             tokio::task::block_in_place(|| send_events(outbox, ec, &reports, now, timeout));
         }
+    }
+
+    /// Reads the events, evaluates the jobs and stores their states (and the heartbeat).
+    async fn evaluate_from_store(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> monitor::Evaluated {
+        let store = match self.pool.pop() {
+            Some(s) if !s.is_closed() => Ok(s),
+            _ => match pg_config(&self.config.database, &ProcessEnv) {
+                Ok(c) => connect(&c, &self.owner).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        let store = match store {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot connect to the database; every job is UNKNOWN");
+                return self.monitor.unavailable(&e, now);
+            }
+        };
+        let evaluated = match self.monitor.evaluate(&store, now).await {
+            Ok(evaluated) => {
+                self.figures.last_evaluation = Some(now);
+                match self
+                    .monitor
+                    .store_states(&store, &self.tracker, &evaluated.evals)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "marked TIMEOUT/DELAYED runs in job_log"),
+                    Err(e) => tracing::warn!(error = %e, "could not store the job states"),
+                }
+                evaluated
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the events; every job is UNKNOWN");
+                self.monitor.unavailable(&e.to_string(), now)
+            }
+        };
+        if !store.is_closed() {
+            self.pool.push(store);
+        }
+        evaluated
     }
 
     /// Opens the Event Console outbox if one is configured (and is not open already).
@@ -392,13 +496,30 @@ impl Daemon {
         let store = match self.pool.pop() {
             Some(s) if !s.is_closed() => Some(s),
             _ => match pg_config(&self.config.database, &ProcessEnv) {
-                Ok(c) => Store::connect(&c).await.ok(),
+                Ok(c) => connect(&c, &self.owner).await.ok(),
                 Err(_) => None,
             },
         };
         if let Some(store) = store {
             if let Err(e) = store.release(&self.owner, None).await {
                 tracing::warn!(error = %e, "could not give up the leases; they expire by themselves");
+            }
+        }
+    }
+}
+
+/// Logs each job whose state changed since the last evaluation (`last` holds those).
+fn log_changes(last: &mut HashMap<String, (State, Reason)>, reports: &[Report]) {
+    for (job, eval) in reports {
+        let key = job_key(&job.name, &job.env);
+        let now_state = (eval.state, eval.reason);
+        match last.insert(key, now_state) {
+            Some(before) if before == now_state => {}
+            Some(_) => {
+                tracing::info!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state changed")
+            }
+            None => {
+                tracing::debug!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state")
             }
         }
     }

@@ -113,7 +113,7 @@ fn names_and_numbers_cannot_break_the_line() {
 #[test]
 fn the_spool_file_has_the_local_header() {
     let (jobs, evals) = fixture();
-    let text = spool_text(&reports(&jobs, &evals));
+    let text = spool_text(&reports(&jobs, &evals), None);
     assert_eq!(
         text,
         format!(
@@ -123,7 +123,7 @@ fn the_spool_file_has_the_local_header() {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("600_jobmon.txt");
-    write_spool(&path, &reports(&jobs, &evals)).unwrap();
+    write_spool(&path, &reports(&jobs, &evals), None).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     assert_eq!(names_in(dir.path()), ["600_jobmon.txt"]);
     assert_eq!(crate::config::spool_age("600_jobmon.txt"), Some(600));
@@ -153,7 +153,7 @@ fn state_files_are_written_and_those_of_removed_jobs_deleted() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("OLD_JOB__P.state"), "0 old - OK\n").unwrap();
     std::fs::write(dir.path().join("README"), "not ours\n").unwrap();
-    let removed = write_state_files(dir.path(), &reports(&jobs[1..], &evals[1..])).unwrap();
+    let removed = write_state_files(dir.path(), &reports(&jobs[1..], &evals[1..]), None).unwrap();
     assert_eq!(removed, [dir.path().join("OLD_JOB__P.state")]);
     assert_eq!(
         names_in(dir.path()),
