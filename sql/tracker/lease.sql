@@ -26,7 +26,7 @@ WITH live AS (
      WHERE s.lease_owner IS NOT NULL AND s.lease_until > now() AND s.source <> $1
      GROUP BY s.lease_owner
 ), fair AS (
-    SELECT ceil($4::numeric / greatest(count(*), 1))::bigint AS share FROM live
+    SELECT ceil($4::bigint::numeric / greatest(count(*), 1))::bigint AS share FROM live
 ), d AS (
     SELECT coalesce((SELECT h.n FROM held h WHERE h.lease_owner = $2), 0) < f.share
            OR NOT EXISTS (

@@ -123,7 +123,7 @@ const SOURCE_FAMILIES: [(&str, &str, &str, SourceSample); 6] = [
     (
         "jobmon_tracker_messages_stored_total",
         "counter",
-        "Messages of the source this tracker stored (rejected ones included) since it started.",
+        "Messages of the source this tracker stored and applied since it started (rejected ones are counted apart).",
         |s| Some(s.stored as f64),
     ),
     (
