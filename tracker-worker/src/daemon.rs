@@ -671,3 +671,19 @@ impl Logs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_of_an_owner_id_is_what_comes_before_pid_and_random_part() {
+        let id = owner_id();
+        assert_eq!(
+            owner_host(&id),
+            crate::host::kernel_hostname().unwrap_or_else(|| "unknown-host".into())
+        );
+        assert_eq!(owner_host("tracker1:4242:0badcafe"), "tracker1");
+        assert_eq!(owner_host("tracker1"), "tracker1");
+    }
+}
