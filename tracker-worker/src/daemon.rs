@@ -1,6 +1,10 @@
 //! `jobmon-tracker run`: the daemon. Every poll interval it polls all sources concurrently
 //! (at most [`MAX_PARALLEL_SOURCES`] at once, each on its own database connection), each
-//! under a lease in PostgreSQL so several trackers can share the sources.
+//! under a lease in PostgreSQL so several trackers can share the sources: every connection
+//! announces this tracker as live, and the live trackers balance the leases between them
+//! (sql/tracker/lease.sql). After each poll it evaluates the jobs and writes the outputs,
+//! with its own figures (what it stored, rejected, which sources fail) in the Prometheus
+//! file.
 //!
 //! Signals: SIGTERM/SIGINT finish the batches being stored, give up the leases and exit 0;
 //! SIGHUP reloads the configuration (an invalid one is reported and the old one kept) and

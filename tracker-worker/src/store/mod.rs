@@ -3,7 +3,8 @@
 //! transaction that stores the messages, their runs and steps, and the source's new cursor,
 //! after checking that the cursor is still the one the batch was read from. That check (under
 //! a row lock) is what keeps ingest exactly-once even when two trackers or a restarted one
-//! race for a source; the leases only keep them from doing the same work twice.
+//! race for a source; the leases only keep them from doing the same work twice, and share the
+//! sources fairly between the live trackers ([`Store::announce`], [`Store::lease`]).
 
 mod commit;
 pub mod connect;
