@@ -1,6 +1,12 @@
 //! The background session and its retry rule: opened on first use, kept in a never-dropped
 //! static, its statements prepared once, the caller's role and lock bound sent only when
 //! they change, and reconnected once, transparently, when the link broke.
+//!
+//! An idle session is ended by the server itself (`idle_session_timeout`, set at connect
+//! to jobmon.background_idle_timeout): nothing runs in this backend between calls, and no
+//! thread may, so the server is the one place that can notice the idle time. The next call
+//! sees from the time of the last call that the session is gone and opens a new one
+//! without counting it as a broken link.
 
 use super::driver::{drive, proc_die_pending, Interrupted};
 use super::query::Query;
@@ -11,13 +17,17 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::c_int;
 use std::sync::{Mutex, PoisonError, TryLockError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
 /// How long a session end waits for the background session to say goodbye.
 const CLOSE_WAIT: Duration = Duration::from_millis(500);
+/// How long before the server's idle timeout a session is given up instead of used: far
+/// more than a statement needs to reach the server, far less than any useful timeout.
+const IDLE_MARGIN: Duration = Duration::from_secs(1);
 
 struct Session {
     client: Client,
@@ -28,8 +38,16 @@ struct Session {
     /// The role last set with SET ROLE, so that it is sent only when it changes.
     role: Option<String>,
     lock_timeout: Duration,
+    /// The server's idle_session_timeout of this session (`None`: never).
+    idle_timeout: Option<Duration>,
+    /// When the last call started: the server's idle clock starts later, when the call's
+    /// answer was sent, so the server cannot have ended the session before
+    /// `last_call + idle_timeout`.
+    last_call: Instant,
     /// Where this session is connected (no password), for the error when it breaks.
     target: String,
+    /// The role it logged in as.
+    login: String,
 }
 
 struct Background {
@@ -92,6 +110,9 @@ impl Background {
                 .is_some_and(|s| s.client.is_closed() || s.schema != caller.schema);
             if stale {
                 self.discard();
+            } else if self.session.as_ref().is_some_and(Session::idle_expired) {
+                // Said goodbye to in case the server has not yet: its log stays quiet.
+                self.close();
             }
             let session = match self.session.take() {
                 Some(session) => session,
@@ -123,7 +144,11 @@ impl Background {
     fn close(&mut self) {
         if let Some(Session { client, driver, .. }) = self.session.take() {
             drop(client);
-            let _ = self.rt.block_on(tokio::time::timeout(CLOSE_WAIT, driver));
+            // The timer must be made inside the runtime: tokio::time::timeout() outside
+            // it panics (no reactor).
+            let _ = self
+                .rt
+                .block_on(async { tokio::time::timeout(CLOSE_WAIT, driver).await });
         }
     }
 
@@ -139,18 +164,12 @@ impl Background {
 /// Opens a session to the target, resolved here once; a failure names that target.
 fn connect(rt: &Runtime, caller: &Caller) -> Result<Session> {
     let target = Target::resolve(&caller.schema)?;
-    let (client, connection) =
-        match drive(rt, None, target.config(caller.lock_timeout).connect(NoTls)) {
-            Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => {
-                return Err(JobmonError::Connect {
-                    target: target.to_string(),
-                    reason: error_text(&e),
-                    overrides: target.overrides(),
-                })
-            }
-            Err(Interrupted) => return Err(JobmonError::Interrupted),
-        };
+    let config = target.config(caller.lock_timeout, caller.idle_timeout);
+    let (client, connection) = match drive(rt, None, config.connect(NoTls)) {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => return Err(connect_error(&target, &e)),
+        Err(Interrupted) => return Err(JobmonError::Interrupted),
+    };
     let driver = rt.spawn(async move {
         // Ends when the client is dropped (after sending Terminate) or the link breaks;
         // either way the next call notices through Client::is_closed.
@@ -165,12 +184,25 @@ fn connect(rt: &Runtime, caller: &Caller) -> Result<Session> {
         schema: caller.schema.clone(),
         role: None,
         lock_timeout: caller.lock_timeout,
+        idle_timeout: caller.idle_timeout,
+        last_call: Instant::now(),
         target: target.to_string(),
+        login: target.user().to_string(),
     })
 }
 
 impl Session {
-    /// One try: role and lock bound first (only when they changed), then the statement.
+    /// True when the server may have ended the session for being idle, or is about to: a
+    /// statement sent now could arrive after the server's idle timer fired. The margin
+    /// covers that trip.
+    fn idle_expired(&self) -> bool {
+        self.idle_timeout.is_some_and(|timeout| {
+            let margin = (timeout / 2).min(IDLE_MARGIN);
+            self.last_call.elapsed() + margin >= timeout
+        })
+    }
+
+    /// One try: role and session bounds first (only when they changed), then the statement.
     fn attempt(
         &mut self,
         rt: &Runtime,
@@ -178,11 +210,13 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
         caller: &Caller,
     ) -> std::result::Result<Vec<Row>, Failure> {
+        self.last_call = Instant::now();
         if self.role.as_deref() != Some(caller.role.as_str()) {
             // Forget the old role first: should SET ROLE fail half-way, nothing may run
             // under a role the caller does not have.
             self.role = None;
-            self.execute(rt, Query::SetRole, &[&caller.role])?;
+            self.execute(rt, Query::SetRole, &[&caller.role])
+                .map_err(|f| self.explain_set_role(f, &caller.role))?;
             self.role = Some(caller.role.clone());
         }
         if self.lock_timeout != caller.lock_timeout {
@@ -190,7 +224,35 @@ impl Session {
             self.execute(rt, Query::SetLockTimeout, &[&value])?;
             self.lock_timeout = caller.lock_timeout;
         }
+        if self.idle_timeout != caller.idle_timeout {
+            let millis = caller.idle_timeout.map_or(0, |t| t.as_millis());
+            self.execute(rt, Query::SetIdleTimeout, &[&format!("{millis}ms")])?;
+            self.idle_timeout = caller.idle_timeout;
+        }
         self.execute(rt, query, params)
+    }
+
+    /// A SET ROLE the login role has no right to, with the grant that would allow it.
+    fn explain_set_role(&self, failure: Failure, role: &str) -> Failure {
+        match failure {
+            Failure::Final(JobmonError::Remote {
+                sqlstate,
+                message,
+                detail,
+                hint: None,
+            }) if sqlstate == "42501" => Failure::Final(JobmonError::Remote {
+                sqlstate,
+                message,
+                detail,
+                hint: Some(format!(
+                    "pg_jobmon's background connection logs in as {login} (jobmon.user) and runs each call as the caller's role; \
+                     {login} must be able to SET ROLE to every role that logs: GRANT \"{role}\" TO \"{login}\" \
+                     (WITH SET TRUE on PostgreSQL 16 and later). A superuser caller needs a superuser jobmon.user.",
+                    login = self.login
+                )),
+            }),
+            other => other,
+        }
     }
 
     /// Runs one statement, preparing it first on this connection's first use of it.
@@ -217,6 +279,28 @@ impl Session {
         drive(rt, Some(&cancel), self.client.query(&statement, params))
             .map_err(|Interrupted| Failure::Interrupted)?
             .map_err(classify)
+    }
+}
+
+/// Why connecting failed, in the terms the user can act on.
+fn connect_error(target: &Target, e: &tokio_postgres::Error) -> JobmonError {
+    match e.as_db_error() {
+        Some(db) if db.code() == &SqlState::TOO_MANY_CONNECTIONS => {
+            JobmonError::TooManyConnections {
+                target: target.to_string(),
+                reason: db.message().to_string(),
+            }
+        }
+        // tokio-postgres's only word for "the server asked for a password and the
+        // configuration has none" (an error of kind Config, no server error).
+        None if error_text(e) == "invalid configuration: password missing" => {
+            target.password_error()
+        }
+        _ => JobmonError::Connect {
+            target: target.to_string(),
+            reason: error_text(e),
+            overrides: target.overrides(),
+        },
     }
 }
 
