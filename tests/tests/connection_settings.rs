@@ -466,8 +466,18 @@ fn exhausted_connection_slots_fail_with_too_many_connections_and_the_caller_goes
     assert_eq!(count(&mut c, "SELECT count(*) FROM work"), 3);
     assert_eq!(count(&mut c, "SELECT count(*) FROM jobmon.job_log"), 0);
 
-    // A slot given back is used by the next call.
-    fillers.pop();
+    // A slot given back is used by the next call. The slot is free once the filler's
+    // backend process is gone (its pg_stat_activity row goes a little earlier).
+    let mut last = fillers.pop().expect("at least one filler");
+    let filler_pid = backend_pid(&mut last);
+    drop(last);
+    assert!(
+        wait_until(Duration::from_secs(10), || !std::path::Path::new(&format!(
+            "/proc/{filler_pid}"
+        ))
+        .exists()),
+        "the backend {filler_pid} of a closed connection did not exit"
+    );
     add_job(&mut c, "a slot is free again");
     assert_eq!(count(&mut c, "SELECT count(*) FROM jobmon.job_log"), 1);
     server.assert_log_has_no_crash();
