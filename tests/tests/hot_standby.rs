@@ -279,3 +279,26 @@ fn database_settings_made_on_the_primary_point_the_standbys_sessions_at_it() {
         .collect();
     assert_eq!(names, ["CONFIGURED ONCE", "ON THE PRIMARY TOO"]);
 }
+
+#[test]
+fn dblink_mapping_row_made_on_the_primary_points_the_standby_at_it_as_1_5_0_allowed() {
+    let db = replicated_db("standby_mapping_row");
+    let mut primary = db.connect();
+    primary
+        .execute(
+            "INSERT INTO jobmon.dblink_mapping_jobmon (host, port) VALUES ('127.0.0.1', $1)",
+            &[&cluster().port.to_string()],
+        )
+        .unwrap_or_else(|e| panic!("insert mapping: {}", error_text(&e)));
+    cluster().wait_until_replayed_on(standby());
+    let mut replica = on_standby(&db);
+    let job = add_job(&mut replica, "through the mapping row");
+    let name: String = primary
+        .query_one(
+            "SELECT job_name FROM jobmon.job_log WHERE job_id = $1",
+            &[&job],
+        )
+        .unwrap_or_else(|e| panic!("the job is not on the primary: {}", error_text(&e)))
+        .get(0);
+    assert_eq!(name, "THROUGH THE MAPPING ROW");
+}
