@@ -11,13 +11,17 @@
 //! - `driver`: polls a future to completion while watching the caller's interrupts;
 //! - `schema`: the schema the extension is installed in, followed across re-creation;
 //! - `target`: where the connection goes (settings, dblink_mapping_jobmon, defaults);
-//! - `passfile`: the password file, with libpq's rules.
+//! - `passfile`: the password file, with libpq's rules;
+//! - `socket`: the connection's socket, opened by pg_jobmon so that its descriptor is known;
+//! - `idle`: closes a connection left idle, with a timer, while the caller does nothing.
 
 mod driver;
+mod idle;
 mod passfile;
 mod query;
 mod schema;
 mod session;
+mod socket;
 mod target;
 
 pub use query::Query;

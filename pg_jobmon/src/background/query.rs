@@ -35,6 +35,4 @@ queries! {
     SetRole => include_str!("../../../sql/runtime/set_role.sql"),
     /// Sent before a call only when jobmon.lock_timeout changed.
     SetLockTimeout => include_str!("../../../sql/runtime/set_lock_timeout.sql"),
-    /// Sent before a call only when jobmon.background_idle_timeout changed.
-    SetIdleTimeout => include_str!("../../../sql/runtime/set_idle_timeout.sql"),
 }

@@ -2,22 +2,24 @@
 //! static, its statements prepared once, the caller's role and lock bound sent only when
 //! they change, and reconnected once, transparently, when the link broke.
 //!
-//! An idle session is ended by the server itself (`idle_session_timeout`, set at connect
-//! to jobmon.background_idle_timeout): nothing runs in this backend between calls, and no
-//! thread may, so the server is the one place that can notice the idle time. The next call
-//! sees from the time of the last call that the session is gone and opens a new one
-//! without counting it as a broken link.
+//! After each call the idle timeout (`idle`) is armed for the session's socket; when it
+//! shut the socket down, the next call replaces the session without counting that as a
+//! broken link.
 
-use super::driver::{drive, proc_die_pending, Interrupted};
+use super::driver::{drive, proc_die_pending, Canceller, Interrupted};
+use super::idle;
 use super::query::Query;
+use super::socket::{self, Endpoint};
 use super::target::Target;
 use super::Caller;
 use crate::error::{JobmonError, Result};
+use crate::gucs;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::c_int;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Mutex, PoisonError, TryLockError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -25,9 +27,6 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 
 /// How long a session end waits for the background session to say goodbye.
 const CLOSE_WAIT: Duration = Duration::from_millis(500);
-/// How long before the server's idle timeout a session is given up instead of used: far
-/// more than a statement needs to reach the server, far less than any useful timeout.
-const IDLE_MARGIN: Duration = Duration::from_secs(1);
 
 struct Session {
     client: Client,
@@ -38,12 +37,10 @@ struct Session {
     /// The role last set with SET ROLE, so that it is sent only when it changes.
     role: Option<String>,
     lock_timeout: Duration,
-    /// The server's idle_session_timeout of this session (`None`: never).
-    idle_timeout: Option<Duration>,
-    /// When the last call started: the server's idle clock starts later, when the call's
-    /// answer was sent, so the server cannot have ended the session before
-    /// `last_call + idle_timeout`.
-    last_call: Instant,
+    /// Its socket, for the idle timeout; open as long as the client is not closed.
+    fd: RawFd,
+    /// Where its socket goes, for cancel requests.
+    endpoint: Endpoint,
     /// Where this session is connected (no password), for the error when it breaks.
     target: String,
     /// The role it logged in as.
@@ -81,7 +78,15 @@ pub(super) fn call(
         Some(bg) => bg,
         None => Background::new()?,
     };
-    state.insert(bg).call(query, params, caller)
+    let bg = state.insert(bg);
+    if idle::begin_call() {
+        bg.discard();
+    }
+    let result = bg.call(query, params, caller);
+    // A session whose client is closed has lost its socket: nothing to arm.
+    let open = bg.session.as_ref().filter(|s| !s.client.is_closed());
+    idle::end_call(open.map(|s| s.fd), caller.idle_timeout);
+    result
 }
 
 impl Background {
@@ -110,9 +115,6 @@ impl Background {
                 .is_some_and(|s| s.client.is_closed() || s.schema != caller.schema);
             if stale {
                 self.discard();
-            } else if self.session.as_ref().is_some_and(Session::idle_expired) {
-                // Said goodbye to in case the server has not yet: its log stays quiet.
-                self.close();
             }
             let session = match self.session.take() {
                 Some(session) => session,
@@ -164,10 +166,36 @@ impl Background {
 /// Opens a session to the target, resolved here once; a failure names that target.
 fn connect(rt: &Runtime, caller: &Caller) -> Result<Session> {
     let target = Target::resolve(&caller.schema)?;
-    let config = target.config(caller.lock_timeout, caller.idle_timeout);
-    let (client, connection) = match drive(rt, None, config.connect(NoTls)) {
-        Ok(Ok(pair)) => pair,
-        Ok(Err(e)) => return Err(connect_error(&target, &e)),
+    let config = target.config(caller.lock_timeout);
+    let endpoint = target.endpoint();
+    let limit = gucs::connect_timeout();
+    let opened = drive(rt, None, async {
+        // Made inside the runtime: a tokio timer made outside it panics.
+        tokio::time::timeout(limit, async {
+            let stream = socket::open(&endpoint)
+                .await
+                .map_err(|e| ConnectFailure::Socket(e.to_string()))?;
+            let fd = stream.as_raw_fd();
+            let (client, connection) = config
+                .connect_raw(stream, NoTls)
+                .await
+                .map_err(ConnectFailure::Server)?;
+            Ok((client, connection, fd))
+        })
+        .await
+    });
+    let (client, connection, fd) = match opened {
+        Ok(Ok(Ok(opened))) => opened,
+        Ok(Ok(Err(failure))) => return Err(connect_error(&target, failure)),
+        Ok(Err(_elapsed)) => {
+            return Err(connect_error(
+                &target,
+                ConnectFailure::Socket(format!(
+                    "no answer within jobmon.connect_timeout ({} s)",
+                    limit.as_secs()
+                )),
+            ))
+        }
         Err(Interrupted) => return Err(JobmonError::Interrupted),
     };
     let driver = rt.spawn(async move {
@@ -184,24 +212,14 @@ fn connect(rt: &Runtime, caller: &Caller) -> Result<Session> {
         schema: caller.schema.clone(),
         role: None,
         lock_timeout: caller.lock_timeout,
-        idle_timeout: caller.idle_timeout,
-        last_call: Instant::now(),
+        fd,
+        endpoint,
         target: target.to_string(),
         login: target.user().to_string(),
     })
 }
 
 impl Session {
-    /// True when the server may have ended the session for being idle, or is about to: a
-    /// statement sent now could arrive after the server's idle timer fired. The margin
-    /// covers that trip.
-    fn idle_expired(&self) -> bool {
-        self.idle_timeout.is_some_and(|timeout| {
-            let margin = (timeout / 2).min(IDLE_MARGIN);
-            self.last_call.elapsed() + margin >= timeout
-        })
-    }
-
     /// One try: role and session bounds first (only when they changed), then the statement.
     fn attempt(
         &mut self,
@@ -210,7 +228,6 @@ impl Session {
         params: &[&(dyn ToSql + Sync)],
         caller: &Caller,
     ) -> std::result::Result<Vec<Row>, Failure> {
-        self.last_call = Instant::now();
         if self.role.as_deref() != Some(caller.role.as_str()) {
             // Forget the old role first: should SET ROLE fail half-way, nothing may run
             // under a role the caller does not have.
@@ -223,11 +240,6 @@ impl Session {
             let value = format!("{}ms", caller.lock_timeout.as_millis());
             self.execute(rt, Query::SetLockTimeout, &[&value])?;
             self.lock_timeout = caller.lock_timeout;
-        }
-        if self.idle_timeout != caller.idle_timeout {
-            let millis = caller.idle_timeout.map_or(0, |t| t.as_millis());
-            self.execute(rt, Query::SetIdleTimeout, &[&format!("{millis}ms")])?;
-            self.idle_timeout = caller.idle_timeout;
         }
         self.execute(rt, query, params)
     }
@@ -267,7 +279,7 @@ impl Session {
             Some(statement) => statement.clone(),
             None => {
                 let text = query.text().replace("@extschema@", &self.schema);
-                let cancel = self.client.cancel_token();
+                let cancel = self.canceller();
                 let prepared = drive(rt, Some(&cancel), self.client.prepare(&text))
                     .map_err(|Interrupted| Failure::Interrupted)?
                     .map_err(classify)?;
@@ -275,15 +287,41 @@ impl Session {
                 prepared
             }
         };
-        let cancel = self.client.cancel_token();
+        let cancel = self.canceller();
         drive(rt, Some(&cancel), self.client.query(&statement, params))
             .map_err(|Interrupted| Failure::Interrupted)?
             .map_err(classify)
     }
+
+    fn canceller(&self) -> Canceller<'_> {
+        Canceller {
+            token: self.client.cancel_token(),
+            endpoint: &self.endpoint,
+        }
+    }
+}
+
+/// Why a connection could not be opened.
+enum ConnectFailure {
+    /// No socket to the server (refused, unreachable, timed out).
+    Socket(String),
+    /// The server (or the start-up exchange with it) said no.
+    Server(tokio_postgres::Error),
 }
 
 /// Why connecting failed, in the terms the user can act on.
-fn connect_error(target: &Target, e: &tokio_postgres::Error) -> JobmonError {
+fn connect_error(target: &Target, failure: ConnectFailure) -> JobmonError {
+    let e = match failure {
+        ConnectFailure::Socket(reason) => {
+            return JobmonError::Connect {
+                target: target.to_string(),
+                reason,
+                overrides: target.overrides(),
+            }
+        }
+        ConnectFailure::Server(e) => e,
+    };
+    let e = &e;
     match e.as_db_error() {
         Some(db) if db.code() == &SqlState::TOO_MANY_CONNECTIONS => {
             JobmonError::TooManyConnections {
@@ -342,6 +380,7 @@ fn error_text(e: &tokio_postgres::Error) -> String {
 unsafe extern "C-unwind" fn close_at_exit(_code: c_int, _arg: pg_sys::Datum) {
     // The lock is held only if the backend dies in the middle of a call; then the socket
     // simply closes with the process.
+    idle::stop();
     let mut state = match STATE.try_lock() {
         Ok(state) => state,
         Err(TryLockError::Poisoned(p)) => p.into_inner(),

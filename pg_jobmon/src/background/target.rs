@@ -6,12 +6,14 @@
 //! another server: a standby cannot write the log rows.
 
 use super::passfile::{self, Lookup, NoPassword, Reason};
+use super::socket::Endpoint;
 use crate::error::{JobmonError, Result};
 use crate::gucs;
 use pgrx::prelude::*;
 use std::ffi::{c_int, CStr};
 use std::fmt;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::Path;
 use std::time::Duration;
 use tokio_postgres::Config;
 
@@ -157,6 +159,16 @@ impl Target {
         }
     }
 
+    /// Where the socket goes.
+    pub(super) fn endpoint(&self) -> Endpoint {
+        match &self.host {
+            Host::Socket(dir) => {
+                Endpoint::Unix(Path::new(dir).join(format!(".s.PGSQL.{}", self.port)))
+            }
+            Host::Address { addr, .. } => Endpoint::Tcp(SocketAddr::new(*addr, self.port)),
+        }
+    }
+
     /// The role the connection logs in as.
     pub(super) fn user(&self) -> &str {
         &self.user
@@ -168,30 +180,19 @@ impl Target {
     }
 
     /// The connection parameters, with the session settings every background session
-    /// starts with.
-    pub(super) fn config(&self, lock_timeout: Duration, idle_timeout: Option<Duration>) -> Config {
+    /// starts with; where the socket goes is `endpoint()`.
+    pub(super) fn config(&self, lock_timeout: Duration) -> Config {
         let mut config = Config::new();
         config
             .user(&self.user)
             .dbname(&self.dbname)
-            .port(self.port)
             .application_name(format!("pg_jobmon background for pid {}", unsafe {
                 pg_sys::MyProcPid
             }))
             .options(format!(
-                "-c lock_timeout={}ms -c idle_session_timeout={}ms -c search_path=pg_catalog",
-                lock_timeout.as_millis(),
-                idle_timeout.map_or(0, |t| t.as_millis()),
-            ))
-            .connect_timeout(gucs::connect_timeout());
-        match &self.host {
-            Host::Socket(dir) => {
-                config.host_path(dir);
-            }
-            Host::Address { name, addr } => {
-                config.host(name).hostaddr(*addr);
-            }
-        }
+                "-c lock_timeout={}ms -c search_path=pg_catalog",
+                lock_timeout.as_millis()
+            ));
         if let Some(password) = &self.password {
             config.password(password);
         }
