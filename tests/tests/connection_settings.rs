@@ -75,6 +75,64 @@ fn idle_background_session_is_gone_after_the_timeout_and_the_next_call_reopens_i
 }
 
 #[test]
+fn call_waiting_longer_than_the_idle_timeout_keeps_its_connection_and_writes_once() {
+    let db = TestDb::new("conn_idle_long_call");
+    let mut observer = db.connect();
+    let mut c = db.connect();
+    let pid = backend_pid(&mut c);
+    exec(
+        &mut c,
+        "SET jobmon.background_idle_timeout = '1s'; SET jobmon.lock_timeout = 0",
+    );
+    let job = add_job(&mut c, "long call");
+    let first = only_background_pid(&mut observer, pid);
+    // Another session keeps job_detail locked for longer than the idle timeout.
+    let mut locker = db.connect();
+    exec(
+        &mut locker,
+        "BEGIN; LOCK TABLE jobmon.job_detail IN EXCLUSIVE MODE",
+    );
+    let call = std::thread::spawn(move || {
+        let step = c.query_one("SELECT jobmon.add_step($1, 'waits')", &[&job]);
+        (
+            c,
+            step.map(|r| r.get::<_, i64>(0)).map_err(|e| error_text(&e)),
+        )
+    });
+    let waiting = wait_until(Duration::from_secs(10), || {
+        observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+                &[&first],
+            )
+            .map(|r| r.get::<_, i64>(0) == 1)
+            .unwrap_or(false)
+    });
+    assert!(
+        waiting,
+        "the background statement never waited for the lock"
+    );
+    // The wait itself is what is tested: past the idle timeout, with the call running.
+    std::thread::sleep(Duration::from_millis(1500));
+    exec(&mut locker, "COMMIT");
+    let (mut c, step) = call.join().expect("the calling thread panicked");
+    let step = step.unwrap_or_else(|e| panic!("add_step after the wait: {e}"));
+    assert_eq!(
+        only_background_pid(&mut observer, pid),
+        first,
+        "reconnected"
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            &format!("SELECT count(*) FROM jobmon.job_detail WHERE job_id = {job}")
+        ),
+        1,
+        "the step {step} was written more than once"
+    );
+}
+
+#[test]
 fn idle_timeout_changed_while_connected_applies_to_the_open_session() {
     let db = TestDb::new("conn_idle_change");
     let mut observer = db.connect();

@@ -47,6 +47,10 @@ static TIMEOUT_ID: AtomicI32 = AtomicI32::new(-1);
 /// meanwhile (the connection is then unusable and must be replaced).
 pub(super) fn begin_call() -> bool {
     IN_CALL.store(true, Ordering::SeqCst);
+    // Until the call ends and names the socket that stays open, the handler has none: a
+    // call that raises leaves it so, and the descriptor it last had may be closed and
+    // reused by then.
+    ARMED_FD.store(-1, Ordering::SeqCst);
     SHUT_DOWN.swap(false, Ordering::SeqCst)
 }
 
