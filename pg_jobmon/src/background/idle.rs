@@ -39,8 +39,8 @@ static ARMED_FD: AtomicI32 = AtomicI32::new(-1);
 /// The handler shut the socket down since the last call.
 static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
 /// The registered timeout, -1 until the first connection of this backend. Registered
-/// lazily: InitPostgres() resets every timeout, also one registered by _PG_init() in the
-/// postmaster.
+/// lazily: a backend's start-up resets every timeout (InitializeTimeouts()), also one
+/// registered by a _PG_init() that ran in the postmaster.
 static TIMEOUT_ID: AtomicI32 = AtomicI32::new(-1);
 
 /// Marks a call as running and says whether the idle timeout shut its connection down
