@@ -20,9 +20,9 @@ cd "$ROOT"
 # tracker's SSH sources and fault injection, the cross-major comparison itself) does not
 # depend on the server's major and runs on the default one only.
 EXTENSION_TESTS=(schema logging check_job_status interrupts sessions privileges upgrade
-                 connection_errors
+                 connection_errors connection_settings hot_standby
                  tracker_ingest tracker_alerts tracker_bad_input tracker_nagios
-                 tracker_pg_restart)
+                 tracker_pg_restart tracker_scale)
 
 # The comparisons across majors (tests/tests/majors.rs) see every installation.
 configs=()

@@ -31,6 +31,18 @@ static CONNECT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10);
 /// statements. 0 disables the bound (the caller's statement_timeout still applies).
 static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(5000);
 
+/// Seconds an unused background connection is kept. A pool of long-lived sessions that
+/// logged once would otherwise hold a second backend each for ever; 300 s keeps the
+/// connection warm for jobs that log every few seconds or minutes and gives the slot back
+/// soon after the last step. 0 keeps it for the whole session.
+static BACKGROUND_IDLE_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(300);
+
+/// The password file of the background connection. Empty (the default) means what libpq
+/// would read in the server process: `$PGPASSFILE`, else `~/.pgpass` of the server's OS
+/// user, so that a server whose pg_hba.conf asks every connection for a password works
+/// without a password in a table. Superuser only: it chooses whose passwords are used.
+static PASSFILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"jobmon.host",
@@ -78,7 +90,29 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_MS,
     );
+    GucRegistry::define_int_guc(
+        c"jobmon.background_idle_timeout",
+        c"Seconds an unused pg_jobmon background connection is kept open (0: for the whole session).",
+        c"The next logging call after it opens a new one. Superuser only.",
+        &BACKGROUND_IDLE_TIMEOUT_S,
+        0,
+        MAX_IDLE_TIMEOUT_S,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_string_guc(
+        c"jobmon.passfile",
+        c"Password file of pg_jobmon's background connection (empty: $PGPASSFILE, else ~/.pgpass of the server's OS user).",
+        c"The format and permission rules of libpq's .pgpass. Superuser only.",
+        &PASSFILE,
+        GucContext::Suset,
+        GucFlags::SUPERUSER_ONLY,
+    );
 }
+
+/// The server's idle_session_timeout, which closes the idle background session, is in
+/// milliseconds and an int.
+const MAX_IDLE_TIMEOUT_S: i32 = i32::MAX / 1000;
 
 /// `jobmon.host`: `None` means this server's own Unix socket.
 pub fn host() -> Option<String> {
@@ -104,6 +138,19 @@ pub fn connect_timeout() -> Duration {
 /// `jobmon.lock_timeout`; zero means no bound, as for PostgreSQL's own lock_timeout.
 pub fn lock_timeout() -> Duration {
     Duration::from_millis(u64::try_from(LOCK_TIMEOUT_MS.get()).unwrap_or(0))
+}
+
+/// `jobmon.background_idle_timeout`; `None` means keep the connection for the session.
+pub fn background_idle_timeout() -> Option<Duration> {
+    u64::try_from(BACKGROUND_IDLE_TIMEOUT_S.get())
+        .ok()
+        .filter(|s| *s != 0)
+        .map(Duration::from_secs)
+}
+
+/// `jobmon.passfile`: `None` means libpq's default.
+pub fn passfile() -> Option<String> {
+    string(&PASSFILE)
 }
 
 /// A string setting as an owned `String`, `None` when unset or empty.

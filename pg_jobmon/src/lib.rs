@@ -37,8 +37,18 @@ extension_sql_file!(
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    no_rust_backtraces_in_errors();
     gucs::init();
     reserve_guc_prefix();
+}
+
+/// pgrx adds a Rust backtrace to the DETAIL of every error that passes through Rust code
+/// when the server's environment has RUST_BACKTRACE (a developer's shell, a service
+/// manager's default). A user must never see one: RUST_LIB_BACKTRACE=0 turns off the
+/// capture (std reads it first), while panics still report their message. Set before any
+/// capture can happen (std reads the variable once), in a process with no other thread.
+fn no_rust_backtraces_in_errors() {
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
 }
 
 /// Claims the `jobmon.` prefix, so that a misspelt `jobmon.*` setting is reported instead

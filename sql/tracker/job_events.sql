@@ -1,8 +1,9 @@
 -- The rule engine's input: for each tracked job $1[i] (job_log name; only runs owned by
 -- source $2[i] when that is not NULL) the messages of its three latest runs by start time,
 -- at most $3 of them (the latest), oldest first; equal times in queue order. Rows carry the
--- job's position i. Marker runs (status DELAYED) hold no messages and are skipped.
-SELECT j.ord::integer, e.queued_at, e.event, e.message
+-- job's position i and the message's source. Marker runs (status DELAYED) hold no messages
+-- and are skipped.
+SELECT j.ord::integer, e.queued_at, e.event, e.message, e.source
   FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS j(job_name, owner, ord)
  CROSS JOIN LATERAL (
         SELECT m.queued_at, m.event, m.message, m.source, m.generation, m.queue_id

@@ -81,6 +81,17 @@ pub struct Cluster {
     pub superuser: String,
     /// Server tools must run as the `postgres` OS user (initdb refuses root).
     run_as_postgres: bool,
+    /// Variables added to the environment of the server and its tools.
+    env: Vec<(String, String)>,
+}
+
+/// How a cluster a test starts for itself differs from the default test cluster.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClusterSetup<'a> {
+    /// Lines appended to postgresql.conf.
+    pub conf: &'a str,
+    /// Variables added to the server's environment.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 /// The cluster of this test binary, started on first use.
@@ -199,6 +210,11 @@ impl Cluster {
     /// Starts a cluster of the given installation (with the extension in its template
     /// database), removed when the test process ends.
     pub fn start(paths: PgPaths) -> Result<Cluster, String> {
+        Self::start_with(paths, ClusterSetup::default())
+    }
+
+    /// Starts a cluster as `start` does, with the settings and environment of `setup`.
+    pub fn start_with(paths: PgPaths, setup: ClusterSetup) -> Result<Cluster, String> {
         let control = paths.sharedir.join("extension/pg_jobmon.control");
         let library = paths.pkglibdir.join("pg_jobmon.so");
         for needed in [&control, &library] {
@@ -213,6 +229,69 @@ impl Cluster {
             }
         }
 
+        let mut cluster = Cluster::unstarted(
+            &paths.bindir,
+            paths.major,
+            &paths.pkglibdir,
+            &paths.libdir,
+            setup,
+        )?;
+        cluster.initdb(setup.conf)?;
+        cluster.start_on_a_free_port()?;
+        cluster.create_template()?;
+        Ok(cluster)
+    }
+
+    /// A streaming hot standby of this cluster (`pg_basebackup -R`), with its own
+    /// directory, socket and port, removed when the test process ends like every cluster.
+    pub fn start_standby_of(&self, setup: ClusterSetup) -> Result<Cluster, String> {
+        let mut standby = Cluster::unstarted(
+            &self.bindir,
+            self.major,
+            &self.pkglibdir,
+            &self.libdir,
+            setup,
+        )?;
+        let data = standby.data_dir.to_string_lossy().into_owned();
+        let port = self.port.to_string();
+        standby.run_tool(
+            "pg_basebackup",
+            &[
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                &self.superuser,
+            ],
+        )?;
+        // The copied configuration names the primary's socket directory; later lines win.
+        standby.append_conf(&format!(
+            "\n# standby of the cluster on port {}\nunix_socket_directories = '{}'\nhot_standby = on\n{}\n",
+            self.port,
+            standby.dir.display(),
+            setup.conf
+        ))?;
+        standby.start_on_a_free_port()?;
+        Ok(standby)
+    }
+
+    /// A cluster directory, owned by the server's OS user, with its watchdog; nothing in it.
+    fn unstarted(
+        bindir: &Path,
+        major: u32,
+        pkglibdir: &Path,
+        libdir: &Path,
+        setup: ClusterSetup,
+    ) -> Result<Cluster, String> {
         let run_as_postgres = is_root();
         let dir = tempfile::Builder::new()
             .prefix("jobmon-tests-")
@@ -224,51 +303,131 @@ impl Cluster {
         } else {
             current_os_user()
         };
-        let mut cluster = Cluster {
+        let cluster = Cluster {
             data_dir: dir.join("data"),
             log_path: dir.join("server.log"),
             dir,
-            bindir: paths.bindir,
-            major: paths.major,
-            pkglibdir: paths.pkglibdir.clone(),
-            libdir: paths.libdir.clone(),
+            bindir: bindir.to_path_buf(),
+            major,
+            pkglibdir: pkglibdir.to_path_buf(),
+            libdir: libdir.to_path_buf(),
             port: 0,
             superuser,
             run_as_postgres,
+            env: setup
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
-        if run_as_postgres {
-            let out = Command::new("chown")
-                .args(["-R", "postgres:"])
-                .arg(&cluster.dir)
-                .output()
-                .map_err(|e| format!("chown: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "chown of {}: {}",
-                    cluster.dir.display(),
-                    describe(&out)
-                ));
-            }
-        }
+        cluster.chown_to_server_user(&cluster.dir)?;
         // The watchdog goes first so that even a failed start leaves nothing behind.
         cluster.spawn_watchdog()?;
-        cluster.initdb()?;
+        Ok(cluster)
+    }
 
+    /// Gives a file or directory (recursively) to the OS user the server runs as.
+    fn chown_to_server_user(&self, path: &Path) -> Result<(), String> {
+        if !self.run_as_postgres {
+            return Ok(());
+        }
+        let out = Command::new("chown")
+            .args(["-R", "postgres:"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("chown: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("chown of {}: {}", path.display(), describe(&out)));
+        }
+        Ok(())
+    }
+
+    fn start_on_a_free_port(&mut self) -> Result<(), String> {
         let mut last_error = String::new();
         for _ in 0..3 {
-            cluster.port = free_port()?;
-            match cluster.pg_ctl_start() {
-                Ok(()) => {
-                    cluster.create_template()?;
-                    return Ok(cluster);
-                }
+            self.port = free_port()?;
+            match self.pg_ctl_start() {
+                Ok(()) => return Ok(()),
                 Err(e) => last_error = e,
             }
         }
         Err(format!(
             "could not start PostgreSQL {}: {last_error}",
-            cluster.major
+            self.major
         ))
+    }
+
+    /// Writes `contents` to `path` as a file of the server's OS user with the given mode.
+    pub fn write_server_file(&self, path: &Path, contents: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        self.chown_to_server_user(path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+    }
+
+    /// A directory of the server's OS user, removed when the test process ends, e.g. for
+    /// a HOME of the server (make it before the cluster, to put it into its environment).
+    pub fn server_user_dir(prefix: &str) -> Result<PathBuf, String> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in("/tmp")
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+            .keep();
+        spawn_watchdog(&format!("rm -rf '{}'", dir.display()))?;
+        if is_root() {
+            let out = Command::new("chown")
+                .arg("postgres:")
+                .arg(&dir)
+                .output()
+                .map_err(|e| format!("chown: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("chown of {}: {}", dir.display(), describe(&out)));
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Replaces pg_hba.conf and makes the server read it again.
+    pub fn set_hba(&self, text: &str) -> Result<(), String> {
+        let hba = self.data_dir.join("pg_hba.conf");
+        fs::write(&hba, text).map_err(|e| format!("write {}: {e}", hba.display()))?;
+        let data = self.data_dir.to_string_lossy().into_owned();
+        self.run_tool("pg_ctl", &["-D", &data, "reload"])
+            .map(|_| ())
+    }
+
+    /// Waits until `standby` has replayed everything this cluster has written so far.
+    pub fn wait_until_replayed_on(&self, standby: &Cluster) {
+        let lsn: String = self
+            .admin()
+            .query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[])
+            .unwrap_or_else(|e| panic!("pg_current_wal_lsn(): {}", error_text(&e)))
+            .get(0);
+        let mut observer = standby.admin();
+        let replayed = wait_until(Duration::from_secs(60), || {
+            observer
+                .query_one(
+                    "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&lsn],
+                )
+                .map(|r| r.get::<_, Option<bool>>(0) == Some(true))
+                .unwrap_or(false)
+        });
+        assert!(
+            replayed,
+            "the standby did not replay up to {lsn} within 60 s"
+        );
+    }
+
+    /// A database copied from the template that holds the extension (the name must be new).
+    pub fn create_database(&self, name: &str) {
+        self.admin()
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE {TEMPLATE_DB}"
+            ))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {}", error_text(&e)));
     }
 
     /// A server program of this installation, run as the `postgres` OS user when the
@@ -277,7 +436,13 @@ impl Cluster {
         let path = self.bindir.join(program);
         let mut cmd = if self.run_as_postgres {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
+            c.args(["-u", "postgres", "--"]);
+            if !self.env.is_empty() {
+                // runuser resets HOME and friends: set the setup's variables after it.
+                c.arg("env")
+                    .args(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+            }
+            c.arg(path);
             c
         } else {
             Command::new(path)
@@ -290,6 +455,7 @@ impl Cluster {
         // would add Rust backtraces to the DETAIL of errors raised inside the extension.
         cmd.env_remove("RUST_BACKTRACE")
             .env_remove("RUST_LIB_BACKTRACE");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -341,7 +507,7 @@ impl Cluster {
         Ok(())
     }
 
-    fn initdb(&self) -> Result<(), String> {
+    fn initdb(&self, extra_conf: &str) -> Result<(), String> {
         let data = self.data_dir.to_string_lossy().into_owned();
         let mut args = vec![
             "-D",
@@ -364,13 +530,18 @@ impl Cluster {
              log_line_prefix = '%m [%p] %q%a@%d '\n\
              lc_messages = 'C'\n\
              fsync = off\n\
-             full_page_writes = off\n",
+             full_page_writes = off\n\
+             {extra_conf}\n",
             self.dir.display()
         );
+        self.append_conf(&settings)
+    }
+
+    fn append_conf(&self, settings: &str) -> Result<(), String> {
         let conf = self.data_dir.join("postgresql.conf");
         let mut text =
             fs::read_to_string(&conf).map_err(|e| format!("read {}: {e}", conf.display()))?;
-        text.push_str(&settings);
+        text.push_str(settings);
         fs::write(&conf, text).map_err(|e| format!("write {}: {e}", conf.display()))?;
         Ok(())
     }
@@ -431,14 +602,20 @@ impl Cluster {
     }
 
     fn try_connect(&self, dbname: &str, user: &str) -> Result<Client, postgres::Error> {
-        postgres::Config::new()
+        self.client_config(dbname, user).connect(NoTls)
+    }
+
+    /// The tests' connection parameters: TCP to this cluster, as `user`, no password.
+    pub fn client_config(&self, dbname: &str, user: &str) -> postgres::Config {
+        let mut config = postgres::Config::new();
+        config
             .host("127.0.0.1")
             .port(self.port)
             .user(user)
             .dbname(dbname)
             .application_name(CLIENT_APP)
-            .connect_timeout(Duration::from_secs(30))
-            .connect(NoTls)
+            .connect_timeout(Duration::from_secs(30));
+        config
     }
 
     /// A connection over TCP (trust) to `dbname` as `user`.

@@ -211,6 +211,8 @@ fn non_superuser_cannot_change_background_connection_settings_but_may_set_lock_t
         ("jobmon.port", "5432"),
         ("jobmon.user", "somebody"),
         ("jobmon.connect_timeout", "3"),
+        ("jobmon.background_idle_timeout", "0"),
+        ("jobmon.passfile", "/tmp/somebody-elses-pgpass"),
     ] {
         let err = expect_sqlstate(
             c.query_one("SELECT set_config($1, $2, false)", &[&name, &value]),
@@ -267,11 +269,15 @@ fn settings_have_their_documented_defaults_and_contexts() {
     assert_eq!(get("jobmon.port").1, "0");
     assert_eq!(get("jobmon.user").1, "");
     assert_eq!(get("jobmon.lock_timeout").1, "5000");
+    assert_eq!(get("jobmon.background_idle_timeout").1, "300");
+    assert_eq!(get("jobmon.passfile").1, "");
     for n in [
         "jobmon.host",
         "jobmon.port",
         "jobmon.user",
         "jobmon.connect_timeout",
+        "jobmon.background_idle_timeout",
+        "jobmon.passfile",
     ] {
         assert_eq!(get(n).2, "superuser", "context of {n}");
     }

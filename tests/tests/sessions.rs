@@ -70,6 +70,15 @@ fn background_session_ends_when_its_caller_disconnects() {
         bg[0]
     );
     mark.assert_no_crash_since();
+    // Closed from the exit callback without an error of its own.
+    let tag = format!("[{pid}]");
+    let errors: Vec<String> = mark
+        .text_since()
+        .lines()
+        .filter(|l| l.contains(&tag) && (l.contains("ERROR") || l.contains("FATAL")))
+        .map(str::to_string)
+        .collect();
+    assert!(errors.is_empty(), "the caller's exit logged: {errors:?}");
 }
 
 #[test]

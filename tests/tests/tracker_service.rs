@@ -88,8 +88,8 @@ fn spawn(config: &Path, socket: &Path, watchdog_usec: &str, watchdog_pid: Option
 fn tracker_waits_for_a_lock(c: &mut postgres::Client, db: &str) -> bool {
     c.query_one(
         "SELECT count(*) FROM pg_stat_activity
-          WHERE datname = $1 AND wait_event_type = 'Lock'
-            AND query LIKE '%tracker_source%'",
+          WHERE datname = $1 AND application_name = 'jobmon-tracker'
+            AND wait_event_type = 'Lock' AND wait_event = 'relation'",
         &[&db],
     )
     .map(|r| r.get::<_, i64>(0) > 0)

@@ -1,6 +1,10 @@
 //! `jobmon-tracker run`: the daemon. Every poll interval it polls all sources concurrently
 //! (at most [`MAX_PARALLEL_SOURCES`] at once, each on its own database connection), each
-//! under a lease in PostgreSQL so several trackers can share the sources.
+//! under a lease in PostgreSQL so several trackers can share the sources: every connection
+//! announces this tracker as live, and the live trackers balance the leases between them
+//! (sql/tracker/lease.sql). After each poll it evaluates the jobs and writes the outputs,
+//! with its own figures (what it stored, rejected, which sources fail) in the Prometheus
+//! file.
 //!
 //! Signals: SIGTERM/SIGINT finish the batches being stored, give up the leases and exit 0;
 //! SIGHUP reloads the configuration (an invalid one is reported and the old one kept) and
@@ -12,7 +16,8 @@ use crate::ingest::runs::Keywords;
 use crate::monitor::{self, Monitor};
 use crate::notify::Notifier;
 use crate::output::{EcHeader, Outbox, Report};
-use crate::store::connect::{pg_config, ProcessEnv};
+use crate::output::{SourceFigures, TrackerFigures};
+use crate::store::connect::{pg_config, PgConfig, ProcessEnv};
 use crate::store::Store;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -70,6 +75,12 @@ fn owner_id() -> String {
     format!("{host}:{}:{nanos:08x}", std::process::id())
 }
 
+/// The host part of a lease owner id (what [`owner_id`] made): trackers on this host hold
+/// the sources whose owner's host is this host's name.
+pub fn owner_host(owner: &str) -> &str {
+    owner.rsplitn(3, ':').last().unwrap_or(owner)
+}
+
 /// How long a lease lasts: two polls that each run into the source timeout. A tracker that
 /// died is replaced within that time plus one poll interval (80 s + 10 s with the defaults).
 pub fn lease_ttl(config: &Config) -> Duration {
@@ -83,6 +94,7 @@ fn settings(config: &Config, owner: &str, stop: &Arc<AtomicBool>) -> Arc<Setting
         keywords: Keywords::of(g),
         batch_size: u64::from(g.read_batch_size.max(1)),
         lease_ttl: lease_ttl(config),
+        sources: config.sources.len(),
         stop: Arc::clone(stop),
     })
 }
@@ -103,14 +115,14 @@ struct Daemon {
     last_states: HashMap<String, (State, Reason)>,
     /// The Event Console outbox, open while `output.event_console` is configured.
     outbox: Option<Outbox>,
+    /// This process's own figures, for the Prometheus output.
+    figures: Figures,
     /// systemd's notifications: READY, STATUS, the watchdog.
     notifier: Notifier,
     /// Whether READY=1 was sent.
     ready: bool,
     /// When the last WATCHDOG=1 went out.
     last_ping: Instant,
-    /// Sources whose lease this tracker held in the last poll.
-    held: usize,
     /// The retention purge running on a connection of its own, and when the next is due.
     purge: Option<tokio::task::JoinHandle<()>>,
     next_purge: Instant,
@@ -120,6 +132,68 @@ struct Daemon {
 enum Idle {
     Poll,
     Stop,
+}
+
+/// What the tracker counts about itself: per source (by name) and of the whole poll.
+#[derive(Default)]
+struct Figures {
+    sources: HashMap<String, SourceFigures>,
+    last_poll: Option<chrono::DateTime<chrono::Utc>>,
+    last_evaluation: Option<chrono::DateTime<chrono::Utc>>,
+    poll_duration: Option<Duration>,
+}
+
+impl Figures {
+    /// Takes in one source's poll.
+    fn polled(&mut self, worker: &SourceWorker, outcome: &Outcome) {
+        let f = self
+            .sources
+            .entry(worker.name().to_owned())
+            .or_insert_with(|| SourceFigures {
+                name: worker.name().to_owned(),
+                ..SourceFigures::default()
+            });
+        f.stored += outcome.stored;
+        f.rejected += outcome.rejected;
+        f.errors += u64::from(!outcome.ok);
+        f.failing = !outcome.ok;
+        f.held = worker.held();
+        f.lag = worker.lag();
+    }
+
+    /// The figures of the configured sources, in configuration order.
+    fn of(&self, config: &Config) -> TrackerFigures {
+        TrackerFigures {
+            last_poll: self.last_poll,
+            last_evaluation: self.last_evaluation,
+            poll_duration: self.poll_duration,
+            sources: config
+                .sources
+                .iter()
+                .map(|s| {
+                    self.sources.get(&s.name).cloned().unwrap_or(SourceFigures {
+                        name: s.name.clone(),
+                        ..SourceFigures::default()
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// How one source's poll went, for the figures.
+struct Outcome {
+    ok: bool,
+    stored: u64,
+    rejected: u64,
+}
+
+/// A database connection of this tracker, announced as one of `owner`'s (so the other
+/// trackers count it as live when they share the sources).
+async fn connect(pg: &PgConfig, owner: &str) -> Result<Store, crate::store::StoreError> {
+    let store = Store::connect(pg).await?;
+    store.announce(owner).await?;
+    Ok(store)
 }
 
 impl Daemon {
@@ -141,10 +215,10 @@ impl Daemon {
             tracker: monitor::tracker_name(),
             last_states: HashMap::new(),
             outbox: None,
+            figures: Figures::default(),
             notifier: Notifier::from_env(),
             ready: false,
             last_ping: Instant::now(),
-            held: 0,
             purge: None,
             next_purge: Instant::now(),
         }
@@ -162,7 +236,7 @@ impl Daemon {
             "jobmon-tracker started"
         );
         loop {
-            let started = tokio::time::Instant::now();
+            let started = Instant::now();
             // Signals that arrive during a cycle set `stop`, so batches end after their commit.
             let stop = Arc::clone(&self.stop);
             let mut reload = false;
@@ -257,6 +331,7 @@ impl Daemon {
         self.ping();
         let at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
         let sources = self.workers.len();
+        let held = self.workers.values().filter(|w| w.held()).count();
         let reached = !self.pool.is_empty() || (sources == 0 && self.monitor.jobs().is_empty());
         let status = if reached {
             let failed = if failures > 0 {
@@ -264,10 +339,7 @@ impl Daemon {
             } else {
                 String::new()
             };
-            format!(
-                "holding {} of {sources} sources; last poll {at}{failed}",
-                self.held
-            )
+            format!("holding {held} of {sources} sources; last poll {at}{failed}")
         } else {
             format!("database not reached at {at}; retrying every poll interval")
         };
@@ -280,7 +352,7 @@ impl Daemon {
     }
 
     /// Starts the retention purge when it is due and the last one has finished. It runs on
-    /// a connection of its own, so polls go on meanwhile.
+    /// a connection of its own (not announced as a lease holder), so polls go on meanwhile.
     fn start_purge(&mut self) {
         if self.purge.as_ref().is_some_and(|h| !h.is_finished()) || Instant::now() < self.next_purge
         {
@@ -327,9 +399,19 @@ impl Daemon {
         }
     }
 
-    /// One poll of every source, at most [`MAX_PARALLEL_SOURCES`] at once; returns how
-    /// many failed.
+    /// One poll of every source, at most [`MAX_PARALLEL_SOURCES`] at once, timed for the
+    /// figures; returns how many failed.
     async fn cycle(&mut self) -> usize {
+        let started = std::time::Instant::now();
+        let failures = self.poll_sources().await;
+        self.figures.poll_duration = Some(started.elapsed());
+        if failures == 0 {
+            self.figures.last_poll = Some(chrono::Utc::now());
+        }
+        failures
+    }
+
+    async fn poll_sources(&mut self) -> usize {
         let settings = settings(&self.config, &self.owner, &self.stop);
         let pg = match pg_config(&self.config.database, &ProcessEnv) {
             Ok(c) => Arc::new(c),
@@ -339,7 +421,6 @@ impl Daemon {
             }
         };
         let mut failures = 0;
-        let mut held = 0;
         let mut pending: Vec<SourceWorker> = self.workers.drain().map(|(_, w)| w).collect();
         pending.sort_by(|a, b| a.name().cmp(b.name()));
         let mut tasks = JoinSet::new();
@@ -353,13 +434,18 @@ impl Daemon {
                 let settings = Arc::clone(&settings);
                 let pg = Arc::clone(&pg);
                 tasks.spawn(async move {
+                    let failed = Outcome {
+                        ok: false,
+                        stored: 0,
+                        rejected: 0,
+                    };
                     let mut store = match store {
                         Some(s) if !s.is_closed() => s,
-                        _ => match Store::connect(&pg).await {
+                        _ => match connect(&pg, &settings.owner).await {
                             Ok(s) => s,
                             Err(e) => {
                                 tracing::error!(source = worker.name(), error = %e, "cannot connect to the database");
-                                return (worker, None, false, false);
+                                return (worker, None, failed);
                             }
                         },
                     };
@@ -369,14 +455,21 @@ impl Daemon {
                         Err(crate::ingest::cycle::CycleError::Store(e)) => !e.connection_lost(),
                         _ => true,
                     };
-                    let leased = result.as_ref().is_ok_and(|p| p.leased);
-                    (worker, keep.then_some(store), result.is_ok(), leased)
+                    let outcome = match &result {
+                        Ok(p) => Outcome {
+                            ok: true,
+                            stored: p.stored,
+                            rejected: p.rejected,
+                        },
+                        Err(_) => failed,
+                    };
+                    (worker, keep.then_some(store), outcome)
                 });
             }
             match tasks.join_next().await {
-                Some(Ok((worker, store, ok, leased))) => {
-                    failures += usize::from(!ok);
-                    held += usize::from(leased);
+                Some(Ok((worker, store, outcome))) => {
+                    failures += usize::from(!outcome.ok);
+                    self.figures.polled(&worker, &outcome);
                     finished.push(worker);
                     self.pool.extend(store);
                 }
@@ -387,7 +480,6 @@ impl Daemon {
                 None => break,
             }
         }
-        self.held = held;
         self.workers = finished
             .into_iter()
             .map(|w| (w.name().to_owned(), w))
@@ -460,65 +552,28 @@ impl Daemon {
     /// After a poll: evaluates every job and writes every output. With PostgreSQL
     /// unreachable every job is UNKNOWN (the outputs say so) and no state is stored.
     async fn evaluate(&mut self) {
-        if self.monitor.jobs().is_empty() {
-            return;
-        }
         let now = chrono::Utc::now();
-        let store = match self.pool.pop() {
-            Some(s) if !s.is_closed() => Ok(s),
-            _ => match pg_config(&self.config.database, &ProcessEnv) {
-                Ok(c) => Store::connect(&c).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
+        let evaluated = if self.monitor.jobs().is_empty() {
+            monitor::Evaluated::default()
+        } else {
+            self.evaluate_from_store(now).await
         };
-        let evals = match store {
-            Ok(store) => {
-                let evals = match self.monitor.evaluate(&store, now).await {
-                    Ok(evals) => {
-                        match self
-                            .monitor
-                            .store_states(&store, &self.tracker, &evals)
-                            .await
-                        {
-                            Ok(0) => {}
-                            Ok(n) => {
-                                tracing::info!(jobs = n, "marked TIMEOUT/DELAYED runs in job_log")
-                            }
-                            Err(e) => tracing::warn!(error = %e, "could not store the job states"),
-                        }
-                        evals
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot read the events; every job is UNKNOWN");
-                        self.monitor.unavailable(&e.to_string(), now)
-                    }
-                };
-                if !store.is_closed() {
-                    self.pool.push(store);
-                }
-                evals
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot connect to the database; every job is UNKNOWN");
-                self.monitor.unavailable(&e, now)
-            }
+        let reports = self.monitor.reports(&evaluated.evals);
+        log_changes(&mut self.last_states, &reports);
+        let figures = self.figures.of(&self.config);
+        let placed;
+        let checkmk = if self.config.output.piggyback {
+            let workers = &self.workers;
+            placed = self.monitor.placed(&evaluated, |s| {
+                workers.get(s).is_some_and(SourceWorker::held)
+            });
+            monitor::Placement::Piggyback(&placed.0, &placed.1)
+        } else {
+            monitor::Placement::Own(&reports)
         };
-        let reports = self.monitor.reports(&evals);
-        for (job, eval) in &reports {
-            let key = job_key(&job.name, &job.env);
-            let now_state = (eval.state, eval.reason);
-            match self.last_states.insert(key, now_state) {
-                Some(before) if before == now_state => {}
-                Some(_) => {
-                    tracing::info!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state changed")
-                }
-                None => {
-                    tracing::debug!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state")
-                }
-            }
-        }
-        let errors =
-            tokio::task::block_in_place(|| monitor::write_files(&self.config.output, &reports));
+        let errors = tokio::task::block_in_place(|| {
+            monitor::write_files(&self.config.output, &reports, checkmk, &figures)
+        });
         for e in errors {
             tracing::error!(error = %e, "output not written");
         }
@@ -526,6 +581,50 @@ impl Daemon {
             let timeout = self.config.global.source_timeout;
             tokio::task::block_in_place(|| send_events(outbox, ec, &reports, now, timeout));
         }
+    }
+
+    /// Reads the events, evaluates the jobs and stores their states (and the heartbeat).
+    async fn evaluate_from_store(
+        &mut self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> monitor::Evaluated {
+        let store = match self.pool.pop() {
+            Some(s) if !s.is_closed() => Ok(s),
+            _ => match pg_config(&self.config.database, &ProcessEnv) {
+                Ok(c) => connect(&c, &self.owner).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        let store = match store {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot connect to the database; every job is UNKNOWN");
+                return self.monitor.unavailable(&e, now);
+            }
+        };
+        let evaluated = match self.monitor.evaluate(&store, now).await {
+            Ok(evaluated) => {
+                self.figures.last_evaluation = Some(now);
+                match self
+                    .monitor
+                    .store_states(&store, &self.tracker, &evaluated.evals)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(jobs = n, "marked TIMEOUT/DELAYED runs in job_log"),
+                    Err(e) => tracing::warn!(error = %e, "could not store the job states"),
+                }
+                evaluated
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the events; every job is UNKNOWN");
+                self.monitor.unavailable(&e.to_string(), now)
+            }
+        };
+        if !store.is_closed() {
+            self.pool.push(store);
+        }
+        evaluated
     }
 
     /// Opens the Event Console outbox if one is configured (and is not open already).
@@ -545,13 +644,30 @@ impl Daemon {
         let store = match self.pool.pop() {
             Some(s) if !s.is_closed() => Some(s),
             _ => match pg_config(&self.config.database, &ProcessEnv) {
-                Ok(c) => Store::connect(&c).await.ok(),
+                Ok(c) => connect(&c, &self.owner).await.ok(),
                 Err(_) => None,
             },
         };
         if let Some(store) = store {
             if let Err(e) = store.release(&self.owner, None).await {
                 tracing::warn!(error = %e, "could not give up the leases; they expire by themselves");
+            }
+        }
+    }
+}
+
+/// Logs each job whose state changed since the last evaluation (`last` holds those).
+fn log_changes(last: &mut HashMap<String, (State, Reason)>, reports: &[Report]) {
+    for (job, eval) in reports {
+        let key = job_key(&job.name, &job.env);
+        let now_state = (eval.state, eval.reason);
+        match last.insert(key, now_state) {
+            Some(before) if before == now_state => {}
+            Some(_) => {
+                tracing::info!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state changed")
+            }
+            None => {
+                tracing::debug!(job = %job.name, env = %job.env, state = eval.state.as_str(), text = %eval.text, "job state")
             }
         }
     }
@@ -701,5 +817,21 @@ impl Logs {
         if let Err(e) = self.level.reload(filter(level)) {
             tracing::warn!(error = %e, "log level not changed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_of_an_owner_id_is_what_comes_before_pid_and_random_part() {
+        let id = owner_id();
+        assert_eq!(
+            owner_host(&id),
+            crate::host::kernel_hostname().unwrap_or_else(|| "unknown-host".into())
+        );
+        assert_eq!(owner_host("tracker1:4242:0badcafe"), "tracker1");
+        assert_eq!(owner_host("tracker1"), "tracker1");
     }
 }

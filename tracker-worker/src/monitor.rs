@@ -7,7 +7,7 @@
 //! sharing a database judges a job by all of its messages, whichever tracker stored them.
 
 use crate::config::{Config, Global, Output};
-use crate::output::{self, OutputError, Report};
+use crate::output::{self, OutputError, Report, TrackerFigures};
 use crate::store::{StateRows, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -26,6 +26,8 @@ pub struct Monitor {
     /// The source a job's messages must come from, if it is restricted to one.
     owners: Vec<Option<String>>,
     sources: Vec<String>,
+    /// The Checkmk host of each source (its `checkmk_host`, else its name), for piggyback.
+    hosts: HashMap<String, String>,
     global: Global,
     stale_after: Duration,
 }
@@ -43,6 +45,11 @@ impl Monitor {
                 .collect(),
             owners: config.jobs.iter().map(|j| j.source.clone()).collect(),
             sources: config.sources.iter().map(|s| s.name.clone()).collect(),
+            hosts: config
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), s.checkmk_host().to_owned()))
+                .collect(),
             global: config.global.clone(),
             stale_after: config.global.stale_after,
         }
@@ -58,16 +65,21 @@ impl Monitor {
         &self,
         store: &Store,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Evaluation>, StoreError> {
+    ) -> Result<Evaluated, StoreError> {
         if self.jobs.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Evaluated::default());
         }
         let rows = store
             .job_events(&self.names, &self.owners, EVENTS_PER_JOB)
             .await?;
         let health = store.source_health(&self.sources).await?;
         let mut events: Vec<Vec<Event>> = vec![Vec::new(); self.jobs.len()];
+        let mut latest: Vec<Option<String>> = vec![None; self.jobs.len()];
         for row in rows {
+            if let Some(l) = latest.get_mut(row.job) {
+                // Rows come oldest first: the last one seen is the latest.
+                *l = Some(row.source);
+            }
             let (Some(list), Some(at), Some(event)) = (events.get_mut(row.job), row.at, row.event)
             else {
                 continue;
@@ -92,7 +104,7 @@ impl Monitor {
             })
             .collect();
         let freshest = freshest(&self.sources, &by_source);
-        Ok(self
+        let evals = self
             .jobs
             .iter()
             .zip(&self.owners)
@@ -104,15 +116,56 @@ impl Monitor {
                 };
                 rules::evaluate(job, events, &source, now)
             })
-            .collect())
+            .collect();
+        Ok(Evaluated { evals, latest })
     }
 
     /// Every job UNKNOWN because the events cannot be read.
-    pub fn unavailable(&self, error: &str, now: DateTime<Utc>) -> Vec<Evaluation> {
-        self.jobs
-            .iter()
-            .map(|_| rules::events_unavailable(error, now))
-            .collect()
+    pub fn unavailable(&self, error: &str, now: DateTime<Utc>) -> Evaluated {
+        Evaluated {
+            evals: self
+                .jobs
+                .iter()
+                .map(|_| rules::events_unavailable(error, now))
+                .collect(),
+            latest: vec![None; self.jobs.len()],
+        }
+    }
+
+    /// The source job `i` belongs to: its configured `source`, else the one its latest
+    /// message came from, else the first configured source. The one place this is decided.
+    fn source_of<'a>(&'a self, i: usize, latest: &'a [Option<String>]) -> Option<&'a str> {
+        self.owners
+            .get(i)
+            .and_then(Option::as_deref)
+            .or_else(|| latest.get(i).and_then(Option::as_deref))
+            .or_else(|| self.sources.first().map(String::as_str))
+    }
+
+    /// For piggyback: the jobs whose source `held` says this tracker holds, with each one's
+    /// Checkmk host (parallel), in configuration order.
+    pub fn placed<'a>(
+        &'a self,
+        e: &'a Evaluated,
+        held: impl Fn(&str) -> bool,
+    ) -> (Vec<Report<'a>>, Vec<String>) {
+        let mut reports = Vec::new();
+        let mut hosts = Vec::new();
+        for (i, report) in self.reports(&e.evals).into_iter().enumerate() {
+            let Some(source) = self.source_of(i, &e.latest) else {
+                continue;
+            };
+            if held(source) {
+                reports.push(report);
+                hosts.push(
+                    self.hosts
+                        .get(source)
+                        .map_or(source, String::as_str)
+                        .to_owned(),
+                );
+            }
+        }
+        (reports, hosts)
     }
 
     /// The jobs paired with their evaluations, for the outputs.
@@ -146,6 +199,14 @@ impl Monitor {
     }
 }
 
+/// Every job's evaluation, with the source each job's latest message came from.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluated {
+    pub evals: Vec<Evaluation>,
+    /// Parallel to `evals`; `None` for a job without messages.
+    pub latest: Vec<Option<String>>,
+}
+
 /// The health of the source read most recently, for jobs that take messages from any
 /// source (sources never read: the first one's error, UNREACHABLE, or nothing, NO_DATA),
 /// watched since the first source was polled.
@@ -174,27 +235,46 @@ pub fn tracker_name() -> String {
     crate::host::kernel_hostname().unwrap_or_else(|| "localhost".into())
 }
 
-/// Writes the file outputs that are configured: the state files, the spool file and the
-/// Prometheus file. Every one is attempted; returns what failed.
-pub fn write_files(out: &Output, reports: &[Report]) -> Vec<OutputError> {
+/// The Checkmk lines to write: every job on the agent's own host, or (piggyback) the jobs
+/// this tracker reports, each with its host.
+pub enum Placement<'r, 'a> {
+    Own(&'r [Report<'a>]),
+    Piggyback(&'r [Report<'a>], &'r [String]),
+}
+
+/// Writes the file outputs that are configured: the state files and the spool file (the
+/// jobs `checkmk` places), and the Prometheus file (every job in `all`, then the tracker's
+/// own `figures`). Every one is attempted; returns what failed.
+pub fn write_files(
+    out: &Output,
+    all: &[Report],
+    checkmk: Placement,
+    figures: &TrackerFigures,
+) -> Vec<OutputError> {
+    let (reports, hosts) = match checkmk {
+        Placement::Own(r) => (r, None),
+        Placement::Piggyback(r, h) => (r, Some(h)),
+    };
     let mut errors = Vec::new();
     if let Some(dir) = &out.state_dir {
-        match output::write_state_files(dir, reports) {
+        match output::write_state_files(dir, reports, hosts) {
             Ok(removed) => {
                 for path in removed {
-                    tracing::info!(file = %path.display(), "removed the state file of a job no longer configured");
+                    tracing::info!(file = %path.display(), "removed the state file of a job this tracker does not report");
                 }
             }
             Err(e) => errors.push(e),
         }
     }
     if let Some(path) = &out.spool_file {
-        if let Err(e) = output::write_spool(path, reports) {
+        if let Err(e) = output::write_spool(path, reports, hosts) {
             errors.push(e);
         }
     }
     if let Some(path) = &out.prometheus_file {
-        if let Err(e) = output::write_atomic(path, output::prometheus_text(reports).as_bytes()) {
+        let mut text = output::prometheus_text(all);
+        text.push_str(&output::tracker_text(figures));
+        if let Err(e) = output::write_atomic(path, text.as_bytes()) {
             errors.push(e);
         }
     }

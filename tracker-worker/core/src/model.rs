@@ -136,6 +136,11 @@ pub struct Output {
     pub prometheus_file: Option<PathBuf>,
     /// Checkmk Event Console messages, one per state change; `None`: none sent.
     pub event_console: Option<EventConsole>,
+    /// Write each job's service into a Checkmk piggyback section of its source's host
+    /// ([`Source::checkmk_host`]) in the spool file, the state files and `check`, and report
+    /// only the jobs of the sources this tracker holds; `false`: every job on the tracker's
+    /// own host, as the 2016 tool did.
+    pub piggyback: bool,
 }
 
 impl Output {
@@ -289,6 +294,30 @@ pub struct Source {
     pub transport: Transport,
     /// Delete messages on the source once they are committed in PostgreSQL.
     pub delete_after_commit: bool,
+    /// The Checkmk host its jobs' services belong to with `output.piggyback`; `None`: the
+    /// source's name.
+    pub checkmk_host: Option<String>,
+}
+
+impl Source {
+    /// The Checkmk host of this source's jobs: `checkmk_host`, else the source's name.
+    pub fn checkmk_host(&self) -> &str {
+        self.checkmk_host.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Why `name` cannot be a Checkmk host name in a piggyback header (`<<<<name>>>>`), or
+/// `None` if it can: empty, or with white space, `<`, `>` or control characters.
+pub fn piggyback_host_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("contains white space or control characters")
+    } else if name.contains(['<', '>']) {
+        Some("contains `<` or `>`")
+    } else {
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

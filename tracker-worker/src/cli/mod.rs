@@ -65,7 +65,10 @@ pub enum Command {
     /// that execs it; the agent adds the section header) it replaces the state files; from
     /// the agent's plugins/ directory use --header. When PostgreSQL cannot be
     /// reached every job is UNKNOWN with the reason; the exit status is 0 unless the
-    /// configuration is invalid (1) or the command line wrong (2).
+    /// configuration is invalid (1) or the command line wrong (2). With output.piggyback
+    /// each job is printed in a piggyback section of its source's Checkmk host, and only
+    /// the jobs of the sources that a tracker on this host holds. --sources prints which
+    /// tracker holds which source instead (exit status 1 if PostgreSQL cannot be read).
     Check(CheckArgs),
     /// Nagios/Icinga plugin: report check_job_status() of a pg_jobmon database.
     ///
@@ -82,7 +85,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   jobmon-tracker check -c /etc/jobmon-tracker/jobmon-tracker.toml
-  jobmon-tracker check -c /etc/jobmon-tracker/jobmon-tracker.toml --header   # as a Checkmk local check")]
+  jobmon-tracker check -c /etc/jobmon-tracker/jobmon-tracker.toml --header   # as a Checkmk local check
+  jobmon-tracker check -c /etc/jobmon-tracker/jobmon-tracker.toml --sources  # which tracker reads which source")]
 pub struct CheckArgs {
     /// The configuration file (TOML, or the 2016 job_tracker JSON).
     #[arg(short, long, value_name = "FILE")]
@@ -94,6 +98,10 @@ pub struct CheckArgs {
     /// Bound on connecting to PostgreSQL and reading the events.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
     pub timeout: std::time::Duration,
+    /// Print each source's lease holder (the tracker reading it), lease end, last read,
+    /// counts and last error instead of the jobs.
+    #[arg(long, conflicts_with = "header")]
+    pub sources: bool,
 }
 
 /// The `--timeout` of `check` and `nagios`: a duration (`10s`, `1m`, `00:00:30`) or plain

@@ -56,6 +56,7 @@ const TOML_KEYS: KeyNames = KeyNames {
             match field {
                 SourceKey::Name => key!(RawSource::name),
                 SourceKey::Queue => key!(RawSource::queue),
+                SourceKey::CheckmkHost => key!(RawSource::checkmk_host),
             },
         )
     },
@@ -194,6 +195,7 @@ pub(super) struct RawOutput {
     pub(super) service_prefix: Option<String>,
     pub(super) service_name: Option<ServiceTemplate>,
     pub(super) prometheus_file: Option<PathBuf>,
+    pub(super) piggyback: Option<bool>,
     pub(super) event_console: Option<RawEventConsole>,
 }
 
@@ -278,6 +280,7 @@ pub(super) struct RawSource {
     pub(super) reader: Option<Reader>,
     pub(super) reader_command: Option<String>,
     pub(super) delete_after_commit: Option<bool>,
+    pub(super) checkmk_host: Option<String>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -547,6 +550,7 @@ fn output(o: RawOutput, problems: &mut Vec<Problem>) -> Output {
         service_prefix: o.service_prefix.unwrap_or_default(),
         service_name: o.service_name.unwrap_or_default(),
         prometheus_file: o.prometheus_file,
+        piggyback: o.piggyback.unwrap_or(false),
         event_console: o.event_console.and_then(|ec| event_console(ec, problems)),
     }
 }
@@ -672,6 +676,7 @@ fn source(i: usize, s: RawSource, problems: &mut Vec<Problem>) -> Source {
         name: s.name,
         transport,
         delete_after_commit: s.delete_after_commit.unwrap_or(true),
+        checkmk_host: s.checkmk_host,
     }
 }
 
@@ -770,6 +775,7 @@ impl From<&Config> for RawConfig {
                 service_prefix: Some(o.service_prefix.clone()),
                 service_name: Some(o.service_name.clone()),
                 prometheus_file: o.prometheus_file.clone(),
+                piggyback: Some(o.piggyback),
                 event_console: o.event_console.as_ref().map(|ec| RawEventConsole {
                     target: Some(ec.target.clone()),
                     outbox: Some(ec.outbox.clone()),
@@ -810,6 +816,7 @@ impl From<&Source> for RawSource {
             reader: None,
             reader_command: None,
             delete_after_commit: Some(s.delete_after_commit),
+            checkmk_host: s.checkmk_host.clone(),
         };
         match &s.transport {
             Transport::Local { queue } => raw.local_queue = Some(queue.clone()),

@@ -119,7 +119,7 @@ const LEGACY_KEYS: KeyNames = KeyNames {
     service_name: "global_config[0].monitoring_servicename_prefix_without_spaces",
     source_field: |i, field| match field {
         SourceKey::Queue => format!("source_hosts[{i}].message_queue"),
-        SourceKey::Name => format!("source_hosts[{i}].hostname"),
+        SourceKey::Name | SourceKey::CheckmkHost => format!("source_hosts[{i}].hostname"),
     },
     job_field: |i, field| {
         let key = match field {
@@ -490,6 +490,7 @@ fn host(h: &LegacyHost, notes: &mut Vec<String>) -> Source {
             reader_command: None,
         }),
         delete_after_commit: true,
+        checkmk_host: None,
     }
 }
 

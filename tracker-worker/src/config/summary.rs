@@ -127,6 +127,15 @@ fn output(out: &mut String, config: &Config) {
         )
     );
     let _ = writeln!(out, "  Prometheus file: {}", opt_path(&o.prometheus_file));
+    let _ = writeln!(
+        out,
+        "  piggyback: {}",
+        if o.piggyback {
+            "on (each job on its source's Checkmk host; only the jobs of the sources this tracker holds)"
+        } else {
+            "off (every job on this tracker's own host)"
+        }
+    );
     match &o.event_console {
         None => out.push_str("  Event Console: not sent\n"),
         Some(ec) => event_console(out, ec),
@@ -141,14 +150,24 @@ fn sources(out: &mut String, config: &Config) {
         } else {
             "keep messages on the source"
         };
+        let host = if config.output.piggyback || s.checkmk_host.is_some() {
+            format!("; Checkmk host {}", s.checkmk_host())
+        } else {
+            String::new()
+        };
         match &s.transport {
             Transport::Local { queue } => {
-                let _ = writeln!(out, "  {}: local file {}; {ack}", s.name, queue.display());
+                let _ = writeln!(
+                    out,
+                    "  {}: local file {}; {ack}{host}",
+                    s.name,
+                    queue.display()
+                );
             }
             Transport::Ssh(ssh) => {
                 let _ = writeln!(
                     out,
-                    "  {}: ssh {}@{}:{} key {}, host key {} against {}; queue {} read with {}{}; {ack}",
+                    "  {}: ssh {}@{}:{} key {}, host key {} against {}; queue {} read with {}{}; {ack}{host}",
                     s.name,
                     ssh.user,
                     ssh.address,

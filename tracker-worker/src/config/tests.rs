@@ -58,6 +58,9 @@ fn the_shipped_example_loads_with_every_key() {
         }
     );
     assert!(!c.sources[1].delete_after_commit);
+    assert_eq!(c.sources[0].checkmk_host(), "dwh1");
+    assert_eq!(c.sources[1].checkmk_host, None);
+    assert!(!c.output.piggyback);
     assert_eq!(c.jobs.len(), 3);
     assert_eq!(
         c.jobs[0].schedule,
@@ -177,6 +180,40 @@ fn risky_output_paths_are_warned_about() {
         w.contains("its age limit 5 s is not longer than poll_interval (10s)"),
         "{w}"
     );
+}
+
+#[test]
+fn piggyback_hosts_default_to_the_source_name_and_must_fit_a_piggyback_header() {
+    let on = format!("[output]\npiggyback = true\n{MINIMAL}");
+    let c = toml(&on).unwrap();
+    assert!(c.output.piggyback);
+    assert_eq!(c.sources[0].checkmk_host(), "here");
+    let text = summary(&c);
+    assert!(text.contains("piggyback: on"), "{text}");
+    assert!(text.contains("Checkmk host here"), "{text}");
+    assert_eq!(
+        toml(&to_toml(&c, &[])).unwrap(),
+        c,
+        "piggyback survives a round trip"
+    );
+
+    let spaced = on.replace("name = \"here\"", "name = \"my host\"");
+    let (p, rendered) = problem(&spaced);
+    assert_eq!(p.key, "sources[0].name");
+    assert!(
+        rendered.contains("the source name `my host` cannot be a Checkmk piggyback host name: it contains white space or control characters; set `checkmk_host`"),
+        "{rendered}"
+    );
+    // Without piggyback the name is never used as a host.
+    assert!(toml(&spaced.replace("piggyback = true", "piggyback = false")).is_ok());
+
+    let bad_host = MINIMAL.replace(
+        "local_queue = \"/tmp/q.sqlite\"",
+        "local_queue = \"/tmp/q.sqlite\"\ncheckmk_host = \"<dwh1>\"",
+    );
+    let (p, rendered) = problem(&bad_host);
+    assert_eq!(p.key, "sources[0].checkmk_host");
+    assert!(rendered.contains("contains `<` or `>`"), "{rendered}");
 }
 
 #[test]

@@ -109,6 +109,7 @@ pub struct KeyNames {
 pub enum SourceKey {
     Name,
     Queue,
+    CheckmkHost,
 }
 
 /// The fields of a job the checks here report.
@@ -187,6 +188,7 @@ fn check_sources<'c>(
                 ),
             ));
         }
+        check_piggyback_host(config, source, i, keys, problems);
         if let Transport::Ssh(ssh) = &source.transport {
             if ssh.queue.contains(['\0', '\n']) {
                 problems.push(Problem::new(
@@ -197,6 +199,33 @@ fn check_sources<'c>(
         }
     }
     sources
+}
+
+/// The Checkmk host of a source's jobs must fit into a piggyback header: an explicit
+/// `checkmk_host` always, the source's name when `output.piggyback` uses it.
+fn check_piggyback_host(
+    config: &Config,
+    source: &crate::config::Source,
+    i: usize,
+    keys: &KeyNames,
+    problems: &mut Vec<Problem>,
+) {
+    let (key, what, fix) = match &source.checkmk_host {
+        Some(_) => (SourceKey::CheckmkHost, "checkmk_host", ""),
+        None if config.output.piggyback => (
+            SourceKey::Name,
+            "the source name",
+            "; set `checkmk_host` to the host's name in Checkmk",
+        ),
+        None => return,
+    };
+    let host = source.checkmk_host();
+    if let Some(why) = tracker_core::model::piggyback_host_problem(host) {
+        problems.push(Problem::new(
+            (keys.source_field)(i, key),
+            format!("{what} `{host}` cannot be a Checkmk piggyback host name: it {why}{fix}"),
+        ));
+    }
 }
 
 /// Per job: names, uniqueness of job and service, its source, its durations and limits.

@@ -13,7 +13,8 @@ use super::runs::{self, Keywords, OpenRun, RunRef};
 use crate::config::Source;
 use crate::queue::{QueueRow, Window};
 use crate::source::{self, QueueSource, SourceError};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, Lease, Store, StoreError};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,8 @@ pub struct Settings {
     pub keywords: Keywords,
     pub batch_size: u64,
     pub lease_ttl: Duration,
+    /// How many sources are configured (the live trackers share them).
+    pub sources: usize,
     /// Set on SIGTERM: finish the batch being stored, start no new one.
     pub stop: Arc<AtomicBool>,
 }
@@ -45,6 +48,8 @@ pub enum CycleError {
 pub struct Polled {
     /// Whether this tracker held the source's lease (else another tracker reads it).
     pub leased: bool,
+    /// Whether this tracker gave the lease up to balance the sources between the trackers.
+    pub gave_up: bool,
     pub stored: u64,
     pub rejected: u64,
     pub batches: u64,
@@ -85,6 +90,14 @@ pub struct SourceWorker {
     /// The delete of the last stored batch on the source (its last row's id), running while
     /// the next batch is stored.
     acking: Option<(i64, Task<bool>)>,
+    /// Whether the last lease attempt left the source with this tracker.
+    held: bool,
+    /// The oldest message of a window read but not stored yet (known when it has a time).
+    unread_since: Option<DateTime<Utc>>,
+    /// Whether the last poll read the source to its end.
+    caught_up: bool,
+    /// Age of the oldest unread message after the last poll, where known.
+    lag: Option<Duration>,
 }
 
 impl SourceWorker {
@@ -96,6 +109,10 @@ impl SourceWorker {
             open: HashMap::new(),
             seen: None,
             acking: None,
+            held: false,
+            unread_since: None,
+            caught_up: false,
+            lag: None,
         }
     }
 
@@ -103,10 +120,31 @@ impl SourceWorker {
         &self.config.name
     }
 
+    /// Whether this tracker holds the source's lease (as of its last poll).
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
+    /// After the last poll: 0 if it read the source to its end, else the age of the oldest
+    /// message read and not stored; `None` when unknown (not read, or held by another
+    /// tracker).
+    pub fn lag(&self) -> Option<Duration> {
+        self.lag
+    }
+
     /// Polls the source until it has nothing new (or `stop` is set).
     pub async fn poll(&mut self, store: &mut Store, s: &Settings) -> Result<Polled, CycleError> {
         let mut polled = Polled::default();
+        self.unread_since = None;
+        self.caught_up = false;
         let mut result = self.poll_inner(store, s, &mut polled).await;
+        let now = Utc::now();
+        self.lag = if self.caught_up {
+            Some(Duration::ZERO)
+        } else {
+            self.unread_since
+                .map(|t| (now - t).to_std().unwrap_or_default())
+        };
         // The poll is over when its last delete is.
         let acked = self.finish_ack().await;
         if result.is_ok() {
@@ -132,9 +170,20 @@ impl SourceWorker {
         // The next window, read and parsed while the batch before it is stored.
         let mut prefetch: Option<Prefetch> = None;
         loop {
-            let Some(cursor) = store.lease(&name, &s.owner, s.lease_ttl).await? else {
-                return Ok(());
+            let lease = store.lease(&name, &s.owner, s.lease_ttl, s.sources).await;
+            let cursor = match lease {
+                Ok(Lease::Held(cursor)) => cursor,
+                Ok(other) => {
+                    self.held = false;
+                    polled.gave_up = other == Lease::GivenUp;
+                    return Ok(());
+                }
+                // Whether the lease still runs is unknown: `held` stays as it was, so the
+                // outputs keep reporting this source's jobs (as UNKNOWN, when PostgreSQL is
+                // gone) rather than dropping them.
+                Err(e) => return Err(e.into()),
             };
+            self.held = true;
             polled.leased = true;
             if self.seen != Some(cursor) {
                 self.open.clear();
@@ -149,12 +198,14 @@ impl SourceWorker {
                     self.start_ack(row).await?;
                 }
                 store.read_ok(&name).await?;
+                self.caught_up = true;
                 return Ok(());
             }
             let full = w.rows.len() as u64 >= limit;
             let messages: Vec<Message> = w
                 .messages
                 .unwrap_or_else(|| w.rows.iter().map(message::parse).collect());
+            self.unread_since = messages.iter().filter_map(|m| m.queued_at).min();
             self.load_open_runs(store, &messages).await?;
             let plan = runs::plan(&name, &messages, &s.keywords, &self.open);
             if full && !s.stop.load(Ordering::SeqCst) {
@@ -168,6 +219,7 @@ impl SourceWorker {
                 plan: &plan,
             };
             let new_ids = store.commit(&batch).await?;
+            self.unread_since = None;
             self.committed(plan, &new_ids, w.generation, &messages, polled);
             if self.config.delete_after_commit {
                 if let Some(row) = w.rows.into_iter().last() {
@@ -175,7 +227,11 @@ impl SourceWorker {
                     self.start_ack(row).await?;
                 }
             }
-            if !full || s.stop.load(Ordering::SeqCst) {
+            if !full {
+                self.caught_up = true;
+                return Ok(());
+            }
+            if s.stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
         }

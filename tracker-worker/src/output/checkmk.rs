@@ -1,6 +1,8 @@
 //! Checkmk local checks: one line per job, `<0-3> "<service>" <metrics|-> <text>`, written
 //! as per-job state files (the 2016 tool's `<JOB>__<ENV>.state`, which its local check
-//! cats), as a spool file with a `<<<local:sep(0)>>>` header, and printed by `check`.
+//! cats), as a spool file with a `<<<local:sep(0)>>>` header, and printed by `check`. With
+//! piggyback, each job's line goes into a `<<<<host>>>>` ... `<<<<>>>>` section of the host
+//! it runs on, so Checkmk files it there whichever agent delivers it.
 
 use super::{push_number, write_atomic, write_replace, OutputError, Report};
 use std::collections::HashSet;
@@ -87,11 +89,56 @@ pub fn state_file_name(job: &str, env: &str) -> String {
     name
 }
 
-/// The spool file's contents: the header, then one line per job.
-pub fn spool_text(reports: &[Report]) -> String {
-    let mut out = String::from(SPOOL_HEADER);
-    out.push('\n');
-    out.push_str(&check_text(reports));
+/// End of a piggyback section: what follows belongs to the agent's own host again.
+pub const PIGGYBACK_END: &str = "<<<<>>>>";
+
+/// The spool file's contents: the header, then one line per job; with `hosts` (one per
+/// report) each host's lines in a piggyback section of their own instead.
+pub fn spool_text(reports: &[Report], hosts: Option<&[String]>) -> String {
+    match hosts {
+        Some(hosts) => piggyback_text(reports, hosts, false),
+        None => {
+            let mut out = String::from(SPOOL_HEADER);
+            out.push('\n');
+            out.push_str(&check_text(reports));
+            out
+        }
+    }
+}
+
+/// The lines of `reports` grouped by host (`hosts[i]` is report i's), hosts in the order of
+/// their first job, each as `<<<<host>>>>`, the local section's header, its lines and
+/// `<<<<>>>>`. `reopen_local` adds the local header once more at the end, for output that
+/// the agent prints inside its own local section (a local check, the state files), so the
+/// local checks after it stay on the agent's host.
+pub fn piggyback_text(reports: &[Report], hosts: &[String], reopen_local: bool) -> String {
+    let mut order: Vec<&str> = Vec::new();
+    for h in hosts {
+        if !order.contains(&h.as_str()) {
+            order.push(h);
+        }
+    }
+    let mut out = String::new();
+    for host in order {
+        let mine: Vec<Report> = reports
+            .iter()
+            .zip(hosts)
+            .filter(|(_, h)| h.as_str() == host)
+            .map(|(r, _)| *r)
+            .collect();
+        out.push_str("<<<<");
+        out.push_str(host);
+        out.push_str(">>>>\n");
+        out.push_str(SPOOL_HEADER);
+        out.push('\n');
+        out.push_str(&check_text(&mine));
+        out.push_str(PIGGYBACK_END);
+        out.push('\n');
+    }
+    if reopen_local && !out.is_empty() {
+        out.push_str(SPOOL_HEADER);
+        out.push('\n');
+    }
     out
 }
 
@@ -108,21 +155,38 @@ pub fn check_text(reports: &[Report]) -> String {
 
 /// Writes the spool file atomically. Its name should start with its age limit in seconds
 /// (`600_jobmon.txt`), so Checkmk drops the services if the tracker stops writing.
-pub fn write_spool(path: &Path, reports: &[Report]) -> Result<(), OutputError> {
-    write_atomic(path, spool_text(reports).as_bytes())
+pub fn write_spool(
+    path: &Path,
+    reports: &[Report],
+    hosts: Option<&[String]>,
+) -> Result<(), OutputError> {
+    write_atomic(path, spool_text(reports, hosts).as_bytes())
 }
 
 /// Writes one state file per job into `dir`, each atomically (not fsync'd: they are
 /// rewritten on every poll), and removes the `*.state`
 /// files of jobs no longer configured (else `cat *.state` would report them forever).
 /// Every file is attempted; the first failure is returned. Returns the removed files.
-pub fn write_state_files(dir: &Path, reports: &[Report]) -> Result<Vec<PathBuf>, OutputError> {
+/// With `hosts` (one per report) each file holds its line in a piggyback section of its
+/// host, followed by the local header again for the files `cat` prints after it.
+pub fn write_state_files(
+    dir: &Path,
+    reports: &[Report],
+    hosts: Option<&[String]>,
+) -> Result<Vec<PathBuf>, OutputError> {
     let mut first_error = None;
     let mut keep = HashSet::with_capacity(reports.len());
-    for (job, eval) in reports {
+    for (i, report) in reports.iter().enumerate() {
+        let (job, eval) = report;
         let name = state_file_name(&job.name, &job.env);
-        let mut line = local_check_line(&job.service, eval);
-        line.push('\n');
+        let line = match hosts.and_then(|h| h.get(i)) {
+            Some(host) => piggyback_text(&[*report], std::slice::from_ref(host), true),
+            None => {
+                let mut line = local_check_line(&job.service, eval);
+                line.push('\n');
+                line
+            }
+        };
         if let Err(e) = write_replace(&dir.join(&name), line.as_bytes()) {
             first_error.get_or_insert(e);
         }

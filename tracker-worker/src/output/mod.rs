@@ -14,12 +14,14 @@ mod tests;
 
 pub use atomic::{write_atomic, write_replace};
 pub use checkmk::{
-    check_text, local_check_line, metrics_field, service_name, spool_text, state_file_name,
-    write_spool, write_state_files, SPOOL_HEADER,
+    check_text, local_check_line, metrics_field, piggyback_text, service_name, spool_text,
+    state_file_name, write_spool, write_state_files, PIGGYBACK_END, SPOOL_HEADER,
 };
 pub use ec_sender::{EcError, Outbox, OUTBOX_CAP, PIPE_BUF, UDP_PROBE_WAIT};
 pub use event_console::{ec_message, sd_escape, syslog_severity, EcFormat, EcHeader};
-pub use prometheus::{escape_label_value, prometheus_text};
+pub use prometheus::{
+    escape_label_value, prometheus_text, tracker_text, SourceFigures, TrackerFigures,
+};
 
 use std::path::PathBuf;
 use tracker_core::rules::{CompiledJob, Evaluation};

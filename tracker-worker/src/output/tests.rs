@@ -113,7 +113,7 @@ fn names_and_numbers_cannot_break_the_line() {
 #[test]
 fn the_spool_file_has_the_local_header() {
     let (jobs, evals) = fixture();
-    let text = spool_text(&reports(&jobs, &evals));
+    let text = spool_text(&reports(&jobs, &evals), None);
     assert_eq!(
         text,
         format!(
@@ -123,7 +123,7 @@ fn the_spool_file_has_the_local_header() {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("600_jobmon.txt");
-    write_spool(&path, &reports(&jobs, &evals)).unwrap();
+    write_spool(&path, &reports(&jobs, &evals), None).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     assert_eq!(names_in(dir.path()), ["600_jobmon.txt"]);
     assert_eq!(crate::config::spool_age("600_jobmon.txt"), Some(600));
@@ -153,7 +153,7 @@ fn state_files_are_written_and_those_of_removed_jobs_deleted() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("OLD_JOB__P.state"), "0 old - OK\n").unwrap();
     std::fs::write(dir.path().join("README"), "not ours\n").unwrap();
-    let removed = write_state_files(dir.path(), &reports(&jobs[1..], &evals[1..])).unwrap();
+    let removed = write_state_files(dir.path(), &reports(&jobs[1..], &evals[1..]), None).unwrap();
     assert_eq!(removed, [dir.path().join("OLD_JOB__P.state")]);
     assert_eq!(
         names_in(dir.path()),
@@ -305,4 +305,89 @@ jobmon_job_errors{job_name="NEW",env="Q"} 0
 "#
     );
     assert_eq!(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+}
+
+#[test]
+fn piggyback_groups_the_lines_by_host_in_order_of_their_first_job() {
+    let (jobs, evals) = fixture();
+    let hosts = ["dwh1".to_owned(), "dwh2".to_owned(), "dwh1".to_owned()];
+    let spool = spool_text(&reports(&jobs, &evals), Some(&hosts));
+    assert_eq!(
+        spool,
+        format!(
+            "<<<<dwh1>>>>\n<<<local:sep(0)>>>\n{}\n{}\n<<<<>>>>\n<<<<dwh2>>>>\n<<<local:sep(0)>>>\n{}\n<<<<>>>>\n",
+            LINES[0], LINES[2], LINES[1]
+        )
+    );
+    // Inside the agent's own local section (a local check), the section is reopened.
+    assert_eq!(
+        piggyback_text(&reports(&jobs, &evals), &hosts, true),
+        format!("{spool}<<<local:sep(0)>>>\n")
+    );
+    assert_eq!(piggyback_text(&[], &[], true), "");
+
+    let dir = tempfile::tempdir().unwrap();
+    write_state_files(
+        dir.path(),
+        &reports(&jobs[1..2], &evals[1..2]),
+        Some(&hosts[1..2]),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("LOAD_DWH__P.state")).unwrap(),
+        format!(
+            "<<<<dwh2>>>>\n<<<local:sep(0)>>>\n{}\n<<<<>>>>\n<<<local:sep(0)>>>\n",
+            LINES[1]
+        )
+    );
+}
+
+#[test]
+fn the_trackers_own_metrics_have_counters_and_leave_out_what_is_unknown() {
+    let figures = TrackerFigures {
+        last_poll: None,
+        last_evaluation: Some(at(10, 20, 0)),
+        poll_duration: Some(std::time::Duration::from_millis(1250)),
+        sources: vec![
+            SourceFigures {
+                name: "dwh\"1".into(),
+                stored: 17,
+                rejected: 2,
+                errors: 0,
+                failing: false,
+                held: true,
+                lag: Some(std::time::Duration::ZERO),
+            },
+            SourceFigures {
+                name: "dwh2".into(),
+                errors: 3,
+                failing: true,
+                ..SourceFigures::default()
+            },
+        ],
+    };
+    let text = tracker_text(&figures);
+    let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(
+        samples,
+        [
+            "jobmon_tracker_last_evaluation_timestamp_seconds 1780309200",
+            "jobmon_tracker_poll_duration_seconds 1.25",
+            "jobmon_tracker_sources_held 1",
+            "jobmon_tracker_messages_stored_total{source=\"dwh\\\"1\"} 17",
+            "jobmon_tracker_messages_stored_total{source=\"dwh2\"} 0",
+            "jobmon_tracker_messages_rejected_total{source=\"dwh\\\"1\"} 2",
+            "jobmon_tracker_messages_rejected_total{source=\"dwh2\"} 0",
+            "jobmon_tracker_source_errors_total{source=\"dwh\\\"1\"} 0",
+            "jobmon_tracker_source_errors_total{source=\"dwh2\"} 3",
+            "jobmon_tracker_source_failing{source=\"dwh\\\"1\"} 0",
+            "jobmon_tracker_source_failing{source=\"dwh2\"} 1",
+            "jobmon_tracker_source_held{source=\"dwh\\\"1\"} 1",
+            "jobmon_tracker_source_held{source=\"dwh2\"} 0",
+            "jobmon_tracker_source_lag_seconds{source=\"dwh\\\"1\"} 0",
+        ]
+    );
+    assert!(text.contains("# TYPE jobmon_tracker_messages_stored_total counter\n"));
+    assert!(text.contains("# TYPE jobmon_tracker_source_lag_seconds gauge\n"));
+    assert!(text.contains("# TYPE jobmon_tracker_last_poll_success_timestamp_seconds gauge\n"));
 }

@@ -3,7 +3,8 @@
 //! transaction that stores the messages, their runs and steps, and the source's new cursor,
 //! after checking that the cursor is still the one the batch was read from. That check (under
 //! a row lock) is what keeps ingest exactly-once even when two trackers or a restarted one
-//! race for a source; the leases only keep them from doing the same work twice.
+//! race for a source; the leases only keep them from doing the same work twice, and share the
+//! sources fairly between the live trackers ([`Store::announce`], [`Store::lease`]).
 
 mod commit;
 pub mod connect;
@@ -54,7 +55,10 @@ impl StoreError {
 /// The statements, prepared once per connection with the extension's schema spliced in.
 struct Statements {
     ensure_source: Statement,
+    presence: Statement,
+    lease_lock: Statement,
     lease: Statement,
+    leases: Statement,
     release: Statement,
     lock_cursor: Statement,
     advance_cursor: Statement,
@@ -109,7 +113,10 @@ impl Store {
         };
         let st = Statements {
             ensure_source: prep(include_str!("../../../sql/tracker/ensure_source.sql")).await?,
+            presence: prep(include_str!("../../../sql/tracker/presence.sql")).await?,
+            lease_lock: prep(include_str!("../../../sql/tracker/lease_lock.sql")).await?,
             lease: prep(include_str!("../../../sql/tracker/lease.sql")).await?,
+            leases: prep(include_str!("../../../sql/tracker/leases.sql")).await?,
             release: prep(include_str!("../../../sql/tracker/release.sql")).await?,
             lock_cursor: prep(include_str!("../../../sql/tracker/lock_cursor.sql")).await?,
             advance_cursor: prep(include_str!("../../../sql/tracker/advance_cursor.sql")).await?,
@@ -133,25 +140,58 @@ impl Store {
         self.client.is_closed()
     }
 
-    /// Takes or renews the lease of `source` for `ttl`; the source's cursor if the lease is
-    /// ours, `None` while another tracker holds it.
+    /// Marks this connection as one of tracker `owner`'s, for as long as it is open: the
+    /// live trackers that share the sources are those with such a connection.
+    pub async fn announce(&self, owner: &str) -> Result<(), StoreError> {
+        self.client.execute(&self.st.presence, &[&owner]).await?;
+        Ok(())
+    }
+
+    /// Takes, renews or (to balance the sources between the live trackers) gives up the
+    /// lease of `source` for `ttl`; `sources` is how many sources are configured. See
+    /// sql/tracker/lease.sql for the rule.
     pub async fn lease(
-        &self,
+        &mut self,
         source: &str,
         owner: &str,
         ttl: Duration,
-    ) -> Result<Option<Cursor>, StoreError> {
-        let params: [&(dyn ToSql + Sync); 3] = [&source, &owner, &ttl.as_secs_f64()];
-        let mut row = self.client.query_opt(&self.st.lease, &params).await?;
+        sources: usize,
+    ) -> Result<Lease, StoreError> {
+        let sources = i64::try_from(sources).unwrap_or(i64::MAX);
+        let params: [&(dyn ToSql + Sync); 4] = [&source, &owner, &ttl.as_secs_f64(), &sources];
+        let tx = self.client.transaction().await?;
+        tx.execute(&self.st.lease_lock, &[]).await?;
+        let mut row = tx.query_opt(&self.st.lease, &params).await?;
         if row.is_none() {
             // Held by another tracker, or the source's row does not exist yet: create it
             // (a no-op in the first case) and try once more.
-            self.client
-                .execute(&self.st.ensure_source, &[&source])
-                .await?;
-            row = self.client.query_opt(&self.st.lease, &params).await?;
+            tx.execute(&self.st.ensure_source, &[&source]).await?;
+            row = tx.query_opt(&self.st.lease, &params).await?;
         }
-        Ok(row.map(|r| cursor_of(r.get(0), r.get(1), r.get(2))))
+        tx.commit().await?;
+        Ok(match row {
+            None => Lease::Busy,
+            Some(r) if !r.get::<_, bool>(0) => Lease::GivenUp,
+            Some(r) => Lease::Held(cursor_of(r.get(1), r.get(2), r.get(3))),
+        })
+    }
+
+    /// Who holds each of `sources` (unexpired leases only), with its last read; sources never
+    /// polled are absent.
+    pub async fn leases(&self, sources: &[String]) -> Result<Vec<LeaseRow>, StoreError> {
+        let rows = self.client.query(&self.st.leases, &[&sources]).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LeaseRow {
+                source: r.get(0),
+                owner: r.get(1),
+                until: r.get(2),
+                last_read_at: r.get(3),
+                last_error: r.get(4),
+                stored: r.get(5),
+                rejected: r.get(6),
+            })
+            .collect())
     }
 
     /// Gives up leases of `owner`: of `sources`, or all when `None`.
@@ -203,7 +243,7 @@ impl Store {
 
     /// The rule engine's input: the messages of the latest runs of each job `names[i]`
     /// (job_log names; only runs owned by `owners[i]` where that is set), at most `limit`
-    /// per job, as (i, time, event, message), by job, oldest first.
+    /// per job, as (i, time, event, message, source), by job, oldest first.
     pub async fn job_events(
         &self,
         names: &[String],
@@ -221,6 +261,7 @@ impl Store {
                 at: r.get(1),
                 event: r.get(2),
                 message: r.get(3),
+                source: r.get(4),
             })
             .collect())
     }
@@ -304,6 +345,33 @@ pub struct JobEvent {
     pub at: Option<DateTime<Utc>>,
     pub event: Option<String>,
     pub message: Option<String>,
+    /// The source it came from.
+    pub source: String,
+}
+
+/// What a lease attempt gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// The lease is ours; the source's cursor.
+    Held(Cursor),
+    /// Another tracker holds it.
+    Busy,
+    /// It was ours and was given up just now: this tracker holds more than its share while
+    /// another holds less.
+    GivenUp,
+}
+
+/// A source's lease as `check --sources` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaseRow {
+    pub source: String,
+    /// The holder's owner id (`host:pid:random`); `None` when no lease runs.
+    pub owner: Option<String>,
+    pub until: Option<DateTime<Utc>>,
+    pub last_read_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub stored: i64,
+    pub rejected: i64,
 }
 
 /// A source's health as stored by the pollers.
