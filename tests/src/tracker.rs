@@ -165,6 +165,16 @@ impl Drop for TrackerProcess {
     }
 }
 
+/// Fails with the tracker's stderr unless it exited 0.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "tracker failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `bin run -c config --once`, to completion.
 pub fn run_once(bin: &str, config: &Path) -> Output {
     Command::new(bin)

@@ -3,7 +3,9 @@
 //! read), job_log_clear in committed batches taking the runs' tracker messages along, and
 //! neither holding up the writers that run meanwhile.
 
-use jobmon_tests::tracker::{run_once, tempdir, write_config, SourceSpec, TrackerProcess};
+use jobmon_tests::tracker::{
+    assert_ok, run_once, tempdir, write_config, SourceSpec, TrackerProcess,
+};
 use jobmon_tests::{add_job, add_step, error_text, TestDb};
 use postgres::Client;
 use std::path::Path;
@@ -70,15 +72,6 @@ fn config_with(
         std::fs::write(&path, text).unwrap();
     }
     path
-}
-
-fn assert_ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "tracker failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
