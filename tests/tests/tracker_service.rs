@@ -20,19 +20,29 @@ fn repo_file(rel: &str) -> PathBuf {
 /// The notifications received, with when they arrived.
 type Received = Arc<Mutex<Vec<(Instant, String)>>>;
 
+/// When the READY=1 notification arrived, by the wall clock (the one PostgreSQL uses).
+type ReadyAt = Arc<Mutex<Option<std::time::SystemTime>>>;
+
 /// Binds a datagram socket at `path` and records every notification sent to it.
-fn listen(path: &Path) -> Received {
+fn listen(path: &Path) -> (Received, ReadyAt) {
     let socket = UnixDatagram::bind(path).expect("bind the notify socket");
     let received: Received = Arc::default();
-    let sink = Arc::clone(&received);
+    let ready_at: ReadyAt = Arc::default();
+    let (sink, ready_sink) = (Arc::clone(&received), Arc::clone(&ready_at));
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 4096];
         while let Ok(n) = socket.recv(&mut buf) {
             let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with("READY=1") {
+                ready_sink
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(std::time::SystemTime::now);
+            }
             sink.lock().unwrap().push((Instant::now(), text));
         }
     });
-    received
+    (received, ready_at)
 }
 
 fn messages(r: &Received) -> Vec<(Instant, String)> {
@@ -111,7 +121,7 @@ fn ready_after_the_first_poll_watchdog_from_the_loop_and_none_while_a_poll_is_bl
         "5s",
     );
     let socket = dir.path().join("notify.sock");
-    let received = listen(&socket);
+    let (received, ready_at) = listen(&socket);
     // 2 s: a WATCHDOG=1 at least every second.
     let mut tracker = spawn(&config, &socket, "2000000", None);
     let mut c = db.connect();
@@ -123,8 +133,17 @@ fn ready_after_the_first_poll_watchdog_from_the_loop_and_none_while_a_poll_is_bl
         "no READY=1: {:?}",
         messages(&received)
     );
-    // READY comes after the first poll: everything queued is stored by then.
-    assert_eq!(message_count(&mut c, "dwh1"), 200, "stored when READY came");
+    // READY comes after the first poll: everything queued was stored before it came.
+    assert_eq!(message_count(&mut c, "dwh1"), 200);
+    let ready_wall = ready_at.lock().unwrap().expect("READY's time");
+    let stored_last: std::time::SystemTime = c
+        .query_one("SELECT max(stored_at) FROM jobmon.tracker_message", &[])
+        .unwrap()
+        .get(0);
+    assert!(
+        stored_last < ready_wall,
+        "a message was stored after READY ({stored_last:?} >= {ready_wall:?})"
+    );
     let all = messages(&received);
     let ready = &all
         .iter()
