@@ -381,7 +381,23 @@ fn a_purge_of_a_million_messages_holds_no_writer_up_for_long() {
         w.lock
     );
     let log = tracker.log_text();
-    assert!(log.contains("retention: tracker messages purged"), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("retention: tracker messages purged"))
+        .unwrap_or_else(|| panic!("no purge logged: {log}"));
+    let field = |name: &str| -> u64 {
+        line.split(&format!("{name}="))
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+    };
+    assert_eq!(field("aged"), 1_000_000, "{line}");
+    // Committed in batches of at most 5,000 messages, none held for long.
+    assert!(field("batches") >= 200, "{line}");
+    assert!(
+        u128::from(field("longest_batch_ms")) < WRITER_BOUND.as_millis(),
+        "{line}"
+    );
     // The messages of the tracker's own source, stored now, stay.
     assert_eq!(
         count(
