@@ -17,6 +17,7 @@ use crate::monitor::{self, Monitor};
 use crate::notify::Notifier;
 use crate::output::{EcHeader, Outbox, Report};
 use crate::output::{SourceFigures, TrackerFigures};
+use crate::retention::Purger;
 use crate::store::connect::{pg_config, PgConfig, ProcessEnv};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -35,9 +36,6 @@ use tracker_core::rules::{Reason, State};
 
 /// Sources read at the same time (and database connections used for them).
 pub const MAX_PARALLEL_SOURCES: usize = 8;
-
-/// How often the retention purge runs (the first one after the first poll).
-pub const PURGE_PERIOD: Duration = Duration::from_secs(3600);
 
 /// How `run` was asked to behave.
 pub struct RunOptions {
@@ -123,9 +121,8 @@ struct Daemon {
     ready: bool,
     /// When the last WATCHDOG=1 went out.
     last_ping: Instant,
-    /// The retention purge running on a connection of its own, and when the next is due.
-    purge: Option<tokio::task::JoinHandle<()>>,
-    next_purge: Instant,
+    /// The retention passes, each on a connection of its own.
+    purger: Purger,
 }
 
 /// What ended the wait between two polls.
@@ -219,8 +216,7 @@ impl Daemon {
             notifier: Notifier::from_env(),
             ready: false,
             last_ping: Instant::now(),
-            purge: None,
-            next_purge: Instant::now(),
+            purger: Purger::default(),
         }
     }
 
@@ -257,7 +253,7 @@ impl Daemon {
             self.passed(failures);
             self.start_purge();
             if self.opts.once && failures > 0 {
-                self.finish_purge().await;
+                self.purger.finish().await;
                 self.release_all().await;
                 return Err(format!(
                     "{failures} source(s) could not be read completely; see the log"
@@ -280,7 +276,7 @@ impl Daemon {
         if !self.opts.once {
             self.stop.store(true, Ordering::SeqCst);
         }
-        self.finish_purge().await;
+        self.purger.finish().await;
         self.release_all().await;
         tracing::info!("jobmon-tracker stopped");
         Ok(())
@@ -351,51 +347,10 @@ impl Daemon {
         }
     }
 
-    /// Starts the retention purge when it is due and the last one has finished. It runs on
-    /// a connection of its own (not announced as a lease holder), so polls go on meanwhile.
+    /// Starts the retention pass when it is due (see [`Purger`]); not once stopping.
     fn start_purge(&mut self) {
-        if self.purge.as_ref().is_some_and(|h| !h.is_finished()) || Instant::now() < self.next_purge
-        {
-            return;
-        }
-        self.next_purge = Instant::now() + PURGE_PERIOD;
-        let Ok(pg) = pg_config(&self.config.database, &ProcessEnv) else {
-            return;
-        };
-        let before = self.config.global.retention.and_then(|r| {
-            chrono::TimeDelta::from_std(r)
-                .ok()
-                .and_then(|r| chrono::Utc::now().checked_sub_signed(r))
-        });
-        let stop = Arc::clone(&self.stop);
-        self.purge = Some(tokio::spawn(async move {
-            let store = match Store::connect(&pg).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "retention: cannot connect to the database; retried in an hour");
-                    return;
-                }
-            };
-            match store.purge(before, &stop).await {
-                Ok(p) if !p.ran => tracing::debug!("retention: another tracker is purging"),
-                Ok(p) => tracing::info!(
-                    orphans = p.orphans,
-                    aged = p.aged,
-                    batches = p.batches,
-                    longest_batch_ms = p.longest_batch.as_millis() as u64,
-                    "retention: tracker messages purged"
-                ),
-                Err(e) => tracing::warn!(error = %e, "retention: purge failed; retried in an hour"),
-            }
-        }));
-    }
-
-    /// Waits for a running purge (it stops after its current batch once `stop` is set).
-    async fn finish_purge(&mut self) {
-        if let Some(h) = self.purge.take() {
-            if let Err(e) = h.await {
-                tracing::error!(error = %e, "retention task failed");
-            }
+        if !self.stop.load(Ordering::SeqCst) {
+            self.purger.start(&self.config, &self.stop);
         }
     }
 

@@ -13,7 +13,7 @@
 //! commands     cli (queue, config, check, nagios)
 //!    |
 //!    v
-//! application  daemon, ingest (the poll cycle), monitor
+//! application  daemon, ingest (the poll cycle), monitor, retention (when to purge)
 //!    |
 //!    v
 //! adapters     config, queue, source, store, output, host, notify   (files, SQLite, SSH,
@@ -36,6 +36,7 @@ pub mod monitor;
 pub mod notify;
 pub mod output;
 pub mod queue;
+pub mod retention;
 pub use tracker_core::rules;
 pub mod source;
 pub mod store;
