@@ -106,12 +106,13 @@ fn tracker_waits_for_a_lock(c: &mut postgres::Client, db: &str) -> bool {
     .unwrap_or(false)
 }
 
-#[test]
-fn ready_after_the_first_poll_watchdog_from_the_loop_and_none_while_a_poll_is_blocked() {
-    let db = TestDb::new("notify");
+/// A database, a directory and a configuration with one local source `dwh1` holding `n`
+/// messages of `jobs` jobs, polled every second.
+fn tracker_setup(label: &str, n: u64, jobs: u64) -> (TestDb, tempfile::TempDir, PathBuf) {
+    let db = TestDb::new(label);
     let dir = tempdir();
     let queue = dir.path().join("queue.sqlite");
-    fill_queue(&queue, 0, 200, 4);
+    fill_queue(&queue, 0, n, jobs);
     let config = write_config(
         dir.path(),
         &db,
@@ -120,6 +121,12 @@ fn ready_after_the_first_poll_watchdog_from_the_loop_and_none_while_a_poll_is_bl
         1000,
         "5s",
     );
+    (db, dir, config)
+}
+
+#[test]
+fn ready_after_the_first_poll_watchdog_from_the_loop_and_none_while_a_poll_is_blocked() {
+    let (db, dir, config) = tracker_setup("notify", 200, 4);
     let socket = dir.path().join("notify.sock");
     let (received, ready_at) = listen(&socket);
     // 2 s: a WATCHDOG=1 at least every second.
@@ -225,18 +232,7 @@ fn ready_after_the_first_poll_watchdog_from_the_loop_and_none_while_a_poll_is_bl
 
 #[test]
 fn no_watchdog_pings_when_watchdog_pid_names_another_process_and_ready_on_an_abstract_socket() {
-    let db = TestDb::new("notify_pid");
-    let dir = tempdir();
-    let queue = dir.path().join("queue.sqlite");
-    fill_queue(&queue, 0, 10, 1);
-    let config = write_config(
-        dir.path(),
-        &db,
-        &[SourceSpec::local("dwh1", &queue, false)],
-        "1s",
-        1000,
-        "5s",
-    );
+    let (db, _dir, config) = tracker_setup("notify_pid", 10, 1);
     use std::os::linux::net::SocketAddrExt;
     let name = format!("jobmon-tracker-test-{}-{}", std::process::id(), db.name);
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
