@@ -22,7 +22,7 @@ cd "$ROOT"
 EXTENSION_TESTS=(schema logging check_job_status interrupts sessions privileges upgrade
                  connection_errors connection_settings hot_standby
                  tracker_ingest tracker_alerts tracker_bad_input tracker_nagios
-                 tracker_pg_restart tracker_scale)
+                 tracker_pg_restart tracker_scale tracker_retention)
 
 # The comparisons across majors (tests/tests/majors.rs) see every installation.
 configs=()

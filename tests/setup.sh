@@ -40,7 +40,7 @@ fi
 # 1. Debian packages: the build and test tools, and each major Debian has (server and
 #    headers, as a production server would have them).
 packages=(clang libclang-dev sudo pkg-config libssl-dev openssh-server openssh-client sqlite3
-          python3)
+          python3 openssl systemd)
 apt_updated=
 apt_update() {
     [ -n "$apt_updated" ] && return 0
