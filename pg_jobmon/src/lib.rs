@@ -3,9 +3,11 @@
 //! survive the caller's rollback; everything else is SQL in ../sql.
 
 mod background;
+mod call;
 mod error;
 mod gucs;
 mod logging;
+mod writer;
 
 use pgrx::prelude::*;
 
@@ -38,6 +40,9 @@ extension_sql_file!(
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     reserve_guc_prefix();
+    if writer::preloading() {
+        writer::init();
+    }
 }
 
 /// Claims the `jobmon.` prefix, so that a misspelt `jobmon.*` setting is reported instead
