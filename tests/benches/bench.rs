@@ -69,7 +69,7 @@ impl Options {
                     options.scenarios = list
                         .split(',')
                         .map(|s| match s.trim().parse::<u32>() {
-                            Ok(n) if (1..=5).contains(&n) => Ok(n),
+                            Ok(n) if (1..=6).contains(&n) => Ok(n),
                             _ => Err(format!("--scenarios: {s:?} is not 1 to 6\n{USAGE}")),
                         })
                         .collect::<Result<_, _>>()?;
@@ -689,9 +689,11 @@ fn first_call_and_memory(db: &TestDb, report: &mut String) -> Result<(), String>
     let bg_pid = match background[..] {
         [pid] => pid,
         [pid, ..] if shared_mode() => pid,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "expected one background session (or writer) for pid {ours_pid}, found {background:?}"
-        )),
+        ))
+        }
     };
     let mut rows = Vec::new();
     for (label, pid) in [

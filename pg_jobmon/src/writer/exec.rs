@@ -26,6 +26,8 @@ thread_local! {
     static PLANS: RefCell<HashMap<(Statement, String), pg_sys::SPIPlanPtr>> = RefCell::new(HashMap::new());
     /// The lock_timeout in effect in this writer (None: unknown, after an abort).
     static LOCK_TIMEOUT: RefCell<Option<i32>> = const { RefCell::new(None) };
+    /// While the writer drains its queue before exiting: the longest lock wait.
+    static LOCK_TIMEOUT_CAP: RefCell<Option<i32>> = const { RefCell::new(None) };
 }
 
 /// The request as the writer executes it.
@@ -60,6 +62,15 @@ pub fn set_lock_timeout(ms: i32) {
     });
 }
 
+/// Bounds every later request's lock wait to `ms` (0, no bound, included).
+pub fn cap_lock_timeout(ms: i32) {
+    LOCK_TIMEOUT_CAP.with(|cap| *cap.borrow_mut() = Some(ms));
+}
+
+pub fn lock_timeout_capped() -> bool {
+    LOCK_TIMEOUT_CAP.with(|cap| cap.borrow().is_some())
+}
+
 pub fn forget_lock_timeout() {
     LOCK_TIMEOUT.with(|current| *current.borrow_mut() = None);
 }
@@ -67,7 +78,11 @@ pub fn forget_lock_timeout() {
 /// Runs one request. With `subtransaction`, its failure is rolled back here and returned;
 /// without, the caller must abort the whole transaction on `Err`.
 pub fn run(job: &Job, subtransaction: bool) -> Result<Rows, ErrorText> {
-    set_lock_timeout(job.lock_timeout_ms);
+    let lock_timeout = match LOCK_TIMEOUT_CAP.with(|cap| *cap.borrow()) {
+        Some(cap) if job.lock_timeout_ms == 0 || job.lock_timeout_ms > cap => cap,
+        _ => job.lock_timeout_ms,
+    };
+    set_lock_timeout(lock_timeout);
     let (saved_user, saved_context) = unsafe {
         let mut user = pg_sys::InvalidOid;
         let mut context: c_int = 0;

@@ -204,15 +204,18 @@ mod sequences {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
-    static OIDS: Mutex<Option<HashMap<String, pg_sys::Oid>>> = Mutex::new(None);
+    /// Sequence OIDs by (extension OID, qualified name): a re-created extension has new ones.
+    static OIDS: Mutex<Option<HashMap<(pg_sys::Oid, String), pg_sys::Oid>>> = Mutex::new(None);
 
     pub fn next(schema: &str, sequence: &str) -> Result<i64> {
+        let extension = unsafe { pg_sys::get_extension_oid(c"pg_jobmon".as_ptr(), true) };
         let name = format!("{schema}.{sequence}");
+        let key = (extension, name.clone());
         let cached = OIDS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get_or_insert_with(HashMap::new)
-            .get(&name)
+            .get(&key)
             .copied();
         let oid = match cached {
             Some(oid) => oid,
@@ -226,7 +229,7 @@ mod sequences {
                 OIDS.lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .get_or_insert_with(HashMap::new)
-                    .insert(name, oid);
+                    .insert(key, oid);
                 oid
             }
         };

@@ -12,7 +12,7 @@ use super::Statement;
 use pgrx::pg_sys;
 use pgrx::PgTryBuilder;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Requests per transaction: below PostgreSQL's 64 cached subtransaction ids per
@@ -56,10 +56,11 @@ pub extern "C-unwind" fn pg_jobmon_writer_main(arg: pg_sys::Datum) {
     let me = arg.value();
     unsafe {
         MY_INDEX = me;
-        // Terminate (shutdown, pg_terminate_backend, DROP DATABASE ... FORCE) ends the
-        // writer at the next interrupt check, also inside a lock wait; SIGINT cancels the
-        // statement being executed (a caller that gave up).
-        pqsignal(pg_sys::SIGTERM as i32, Some(die));
+        // Terminate (shutdown, pg_terminate_backend, DROP DATABASE ... FORCE) cancels the
+        // statement being executed (its request goes back to the queue) and makes the
+        // writer write what is queued without a waiting caller, then exit; SIGINT cancels
+        // the statement being executed (a caller that gave up).
+        pqsignal(pg_sys::SIGTERM as i32, Some(on_sigterm));
         pqsignal(pg_sys::SIGINT as i32, Some(StatementCancelHandler));
         pqsignal(pg_sys::SIGHUP as i32, Some(SignalHandlerForConfigReload));
         pg_sys::BackgroundWorkerUnblockSignals();
@@ -88,10 +89,66 @@ pub extern "C-unwind" fn pg_jobmon_writer_main(arg: pg_sys::Datum) {
         w.attaching = pg_sys::InvalidOid;
     }
     loop {
-        let batch = take(me, db);
+        if stopping() {
+            drain(me, db);
+            unsafe { pg_sys::proc_exit(1) };
+        }
+        let batch = take(me, db, false);
         if batch.is_empty() {
             idle(me, db);
             continue;
+        }
+        run_batch(me, batch);
+        if another_database_waits_and_mine_has_another_writer(me, db) {
+            unsafe { pg_sys::proc_exit(1) };
+        }
+    }
+}
+
+/// A busy writer gives its place to a database that has no writer when its own database
+/// keeps another one (so that a constant load on one database cannot starve the others).
+fn another_database_waits_and_mine_has_another_writer(me: usize, db: pg_sys::Oid) -> bool {
+    let mut q = shmem::lock();
+    if starving_database(&mut q).is_none() {
+        return false;
+    }
+    let others = (0..q.nwriters())
+        .filter(|&i| i != me && q.writer(i).pid != 0 && q.writer(i).database == db)
+        .count();
+    if others == 0 {
+        return false;
+    }
+    q.writer(me).planned_exit = true;
+    true
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn stopping() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
+unsafe extern "C-unwind" fn on_sigterm(_signal: std::ffi::c_int) {
+    let saved = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    STOP.store(true, Ordering::Relaxed);
+    unsafe {
+        std::ptr::write_volatile(&raw mut pg_sys::QueryCancelPending, 1);
+        std::ptr::write_volatile(&raw mut pg_sys::InterruptPending, 1);
+        pg_sys::SetLatch(pg_sys::MyLatch);
+        *libc::__errno_location() = saved;
+    }
+}
+
+/// Before the writer exits: writes what is queued for its database with nobody waiting
+/// (calls made with jobmon.wait_for_commit off), each lock wait bounded to a second so that
+/// a shutdown cannot hang on it. Calls whose callers wait stay queued for the next writer.
+fn drain(me: usize, db: pg_sys::Oid) {
+    exec::cap_lock_timeout(1000);
+    loop {
+        unsafe { std::ptr::write_volatile(&raw mut pg_sys::QueryCancelPending, 0) };
+        let batch = take(me, db, true);
+        if batch.is_empty() {
+            return;
         }
         run_batch(me, batch);
     }
@@ -100,7 +157,6 @@ pub extern "C-unwind" fn pg_jobmon_writer_main(arg: pg_sys::Datum) {
 // PostgreSQL's own signal handlers, as C function pointers (pg_sys wraps them as Rust
 // functions, which cannot be handlers).
 extern "C-unwind" {
-    fn die(signal: std::ffi::c_int);
     fn StatementCancelHandler(signal: std::ffi::c_int);
     fn SignalHandlerForConfigReload(signal: std::ffi::c_int);
 }
@@ -192,14 +248,23 @@ fn starving_database(q: &mut shmem::Locked) -> Option<pg_sys::Oid> {
 fn wait_latch(timeout: Duration) {
     shmem::wait_own_latch(timeout);
     unsafe {
-        // A cancel that arrives while idle was meant for a request that is done.
-        std::ptr::write_volatile(&raw mut pg_sys::QueryCancelPending, 0);
         if std::ptr::read_volatile(&raw const pg_sys::ConfigReloadPending) != 0 {
             std::ptr::write_volatile(&raw mut pg_sys::ConfigReloadPending, 0);
             pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
         }
     }
+    absorb_interrupts();
+}
+
+/// Processes pending interrupts between requests (barriers, catch-up), except a cancel:
+/// one that arrives there was meant for a request that is done, or is the stop signal's.
+fn absorb_interrupts() {
+    unsafe { pg_sys::QueryCancelHoldoffCount += 1 };
     pg_sys::check_for_interrupts!();
+    unsafe {
+        pg_sys::QueryCancelHoldoffCount -= 1;
+        std::ptr::write_volatile(&raw mut pg_sys::QueryCancelPending, 0);
+    }
 }
 
 /// Nothing queued for this writer: leave if another database waits for a writer (or we
@@ -259,11 +324,11 @@ fn database_wanted_exclusively(db: pg_sys::Oid) -> bool {
 
 /// Takes every queued request of `db` that may run now (oldest first, up to MAX_BATCH): a
 /// session whose earlier request another writer is still committing waits for it.
-fn take(me: usize, db: pg_sys::Oid) -> Vec<Taken> {
+fn take(me: usize, db: pg_sys::Oid, only_unwaited: bool) -> Vec<Taken> {
     let mut batch = Vec::new();
     {
         let mut q = shmem::lock();
-        let blocked = q.in_flight_elsewhere(me as i32);
+        let mut blocked = q.in_flight_elsewhere(me as i32);
         for index in q.queued() {
             if batch.len() >= MAX_BATCH {
                 break;
@@ -273,6 +338,11 @@ fn take(me: usize, db: pg_sys::Oid) -> Vec<Taken> {
                 continue;
             }
             if blocked.contains(&slot.caller_pid) {
+                continue;
+            }
+            if only_unwaited && slot.wait {
+                // Its session's later requests must stay behind it.
+                blocked.push(slot.caller_pid);
                 continue;
             }
             let bytes = shmem::load_bytes(&slot.inline, slot.payload_len, 0);
@@ -373,9 +443,8 @@ fn run_batch(me: usize, batch: Vec<Taken>) {
     hand_over(&batch, outcomes);
     unsafe {
         pg_sys::InterruptHoldoffCount = pg_sys::InterruptHoldoffCount.saturating_sub(1);
-        std::ptr::write_volatile(&raw mut pg_sys::QueryCancelPending, 0);
     }
-    pg_sys::check_for_interrupts!();
+    absorb_interrupts();
 }
 
 fn run_one(me: usize, t: &Taken, several: bool) -> Outcome {
@@ -405,7 +474,7 @@ fn run_one(me: usize, t: &Taken, several: bool) -> Outcome {
     match result {
         Ok(rows) => Outcome::Rows(rows),
         Err(e) if e.sqlstate == "57014" => {
-            if orphaned(t.index) {
+            if orphaned(t.index) || exec::lock_timeout_capped() {
                 Outcome::Failed(e)
             } else {
                 Outcome::Again
@@ -442,7 +511,27 @@ fn hand_over(batch: &[Taken], outcomes: Vec<Outcome>) {
                 continue;
             }
             if matches!(outcome, Outcome::Again) {
-                again.push(t.index);
+                if stopping() {
+                    // Cancelled because this writer is told to stop: one more writer tries.
+                    q.slot(t.index).attempts += 1;
+                }
+                if q.slot(t.index).attempts < 2 {
+                    again.push(t.index);
+                    continue;
+                }
+                let bytes = payload::encode_error(&exited_twice());
+                let slot = q.slot(t.index);
+                slot.result = ERROR;
+                slot.error_len = bytes.len() as u32;
+                slot.inline[..bytes.len()].copy_from_slice(&bytes);
+                slot.error_dsm = 0;
+                slot.writer = -1;
+                if t.wait && !slot.orphan {
+                    slot.state.store(DONE, Ordering::Release);
+                    wake.push(slot.caller_latch);
+                } else {
+                    unpins.push(q.release(t.index));
+                }
                 continue;
             }
             let orphan = q.slot(t.index).orphan;
@@ -539,6 +628,17 @@ fn fail_queued(db: pg_sys::Oid, error: &ErrorText) {
     }
 }
 
+/// The error of a request that two writers in a row exited (or were told to) while
+/// writing it.
+fn exited_twice() -> ErrorText {
+    ErrorText {
+        sqlstate: "57P01".into(),
+        message: "pg_jobmon's writer process exited twice while writing this call".into(),
+        detail: None,
+        hint: Some("See the server log for why the writer exited.".into()),
+    }
+}
+
 /// On any exit: the slot is freed, and requests taken but not handed over go back to the
 /// head of the queue for the next writer (their transaction was not committed: an exit
 /// between commit and hand-over is held off). A request whose writer exited twice fails.
@@ -550,12 +650,7 @@ unsafe extern "C-unwind" fn at_exit(_code: std::ffi::c_int, _arg: pg_sys::Datum)
     let mut again = Vec::new();
     let mut wake = Vec::new();
     let mut unpins = Vec::new();
-    let error = payload::encode_error(&ErrorText {
-        sqlstate: "57P01".into(),
-        message: "pg_jobmon's writer process exited twice while writing this call".into(),
-        detail: None,
-        hint: Some("See the server log for why the writer exited.".into()),
-    });
+    let error = payload::encode_error(&exited_twice());
     let mut q = shmem::lock();
     for (index, generation) in taken {
         if q.slot(index).generation != generation
