@@ -1133,9 +1133,15 @@ fn no_wait(options: &Options, db: &TestDb, report: &mut String) -> Result<(), St
     Ok(())
 }
 
-/// Resident and private memory of each writer process after the scenarios.
+/// Resident and private memory of each writer process connected to `db`, after 1,000
+/// more calls (a writer shows in pg_stat_activity once connected).
 fn writer_memory(db: &TestDb, report: &mut String) -> Result<(), String> {
     let mut observer = db.connect();
+    for _ in 0..1000 {
+        observer
+            .query_one("SELECT jobmon.add_step(1, 'memory')", &[])
+            .map_err(|e| error_text(&e))?;
+    }
     let mut rows = Vec::new();
     for pid in writer_pids(&mut observer) {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))

@@ -36,7 +36,8 @@ const CRASH_MARKERS: &[&str] = &[
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 
-/// How pg_jobmon writes its log rows in the clusters the tests start:
+/// How pg_jobmon writes its log rows in the clusters the tests start (and
+/// `JOBMON_TEST_CONF` adds lines to their postgresql.conf):
 /// `JOBMON_TEST_MODE=shared` preloads the library (the writer processes), anything else
 /// (the default, `session`) leaves it to each session's background connection.
 pub fn shared_mode() -> bool {
@@ -397,7 +398,10 @@ impl Cluster {
             } else {
                 ""
             }
-        ) + CLUSTER_SETTINGS.get().map_or("", |s| s.conf);
+        ) + CLUSTER_SETTINGS.get().map_or("", |s| s.conf)
+            // Extra lines for a one-off run (e.g. the benchmark with jobmon.writers = 1).
+            + &std::env::var("JOBMON_TEST_CONF").unwrap_or_default()
+            + "\n";
         let conf = self.data_dir.join("postgresql.conf");
         let mut text =
             fs::read_to_string(&conf).map_err(|e| format!("read {}: {e}", conf.display()))?;

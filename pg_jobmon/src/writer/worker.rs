@@ -287,7 +287,7 @@ fn idle(me: usize, db: pg_sys::Oid) {
         // Exit code 1: the postmaster starts this writer again, free for any database.
         unsafe { pg_sys::proc_exit(1) };
     }
-    if database_wanted_exclusively(db) {
+    if probe_due() && database_wanted_exclusively(db) {
         // DROP DATABASE, CREATE DATABASE ... TEMPLATE or a rename waits for this
         // database's sessions to end: this writer is one of them.
         {
@@ -297,6 +297,19 @@ fn idle(me: usize, db: pg_sys::Oid) {
         unsafe { pg_sys::proc_exit(1) };
     }
     wait_latch(IDLE_WAIT);
+}
+
+/// Whether it is time to look at the database's lock again: at most every 200 ms (well
+/// within the 5 s that DROP DATABASE waits for other sessions), not after every request.
+fn probe_due() -> bool {
+    use std::sync::Mutex;
+    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    let due = last.is_none_or(|t| t.elapsed() >= Duration::from_millis(200));
+    if due {
+        *last = Some(std::time::Instant::now());
+    }
+    due
 }
 
 /// Whether another session holds (or waits for) a lock on this database that conflicts
