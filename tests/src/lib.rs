@@ -767,11 +767,13 @@ pub fn background_pids_in_db(observer: &mut Client, dbname: &str) -> Vec<i32> {
 /// `backend_type` of pg_jobmon's writer processes (shared mode).
 pub const WRITER_BACKEND_TYPE: &str = "pg_jobmon writer";
 
-/// Pids of pg_jobmon's writer processes (shared mode), connected to a database or not.
+/// Pids of pg_jobmon's writer processes (shared mode) connected to the observer's
+/// database (a writer shows in pg_stat_activity once it is connected to one).
 pub fn writer_pids(observer: &mut Client) -> Vec<i32> {
     observer
         .query(
-            "SELECT pid FROM pg_stat_activity WHERE backend_type = $1 ORDER BY pid",
+            "SELECT pid FROM pg_stat_activity
+              WHERE backend_type = $1 AND datname = current_database() ORDER BY pid",
             &[&WRITER_BACKEND_TYPE],
         )
         .expect("query pg_stat_activity")

@@ -91,6 +91,9 @@ pub extern "C-unwind" fn pg_jobmon_writer_main(arg: pg_sys::Datum) {
     loop {
         if stopping() {
             drain(me, db);
+            // Terminated on purpose: started again at once, without the pause after a
+            // failure.
+            shmem::lock().writer(me).planned_exit = true;
             unsafe { pg_sys::proc_exit(1) };
         }
         let batch = take(me, db, false);
@@ -220,13 +223,31 @@ fn wait_for_database(me: usize) -> pg_sys::Oid {
             if attaching != pg_sys::InvalidOid {
                 return attaching;
             }
-            if let Some(db) = starving_database(&mut q) {
+            if let Some(db) = database_without_idle_writer(&mut q) {
                 q.writer(me).attaching = db;
                 return db;
             }
         }
         wait_latch(IDLE_WAIT);
     }
+}
+
+/// A database with queued requests and no writer free to take them (none, or all busy):
+/// what a free writer connects to. (A new request wakes one itself; this finds requests
+/// given back by a writer that exited.)
+fn database_without_idle_writer(q: &mut shmem::Locked) -> Option<pg_sys::Oid> {
+    let n = q.nwriters();
+    let mut free: Vec<pg_sys::Oid> = Vec::new();
+    for i in 0..n {
+        let w = q.writer(i);
+        if w.pid != 0 && (!w.busy || w.attaching != pg_sys::InvalidOid) {
+            free.extend([w.database, w.attaching]);
+        }
+    }
+    q.queued()
+        .into_iter()
+        .map(|i| q.slot(i).database)
+        .find(|db| !free.contains(db))
 }
 
 /// A database with queued requests that no writer serves or is connecting to.
@@ -588,6 +609,8 @@ fn hand_over(batch: &[Taken], outcomes: Vec<Outcome>) {
         }
         if !again.is_empty() {
             q.requeue_front(&again);
+            let db = q.slot(again[0]).database;
+            wake.push(writer_to_wake(&mut q, db));
         }
         TAKEN_NOW.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
