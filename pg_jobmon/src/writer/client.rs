@@ -279,9 +279,10 @@ pub fn report_earlier_errors() -> Result<()> {
 }
 
 /// Which writer to wake for a new request of `db` (under the lock): an idle one of that
-/// database; else a free one, which then connects to it; else, when no writer serves it
-/// at all, an idle writer of a database with nothing queued is asked to give its place.
-/// Null: a busy writer of the database takes the request with its next batch.
+/// database; none while one of its writers is busy but not stuck (it takes the request
+/// with its next batch: one writer per database groups the most commits); else a free
+/// one, which then connects to it; else, when no writer serves it at all, an idle writer
+/// of a database with nothing queued is asked to give its place.
 pub fn writer_to_wake(q: &mut Locked, db: pg_sys::Oid) -> *mut pg_sys::Latch {
     let n = q.nwriters();
     let mut served = false;
@@ -290,6 +291,9 @@ pub fn writer_to_wake(q: &mut Locked, db: pg_sys::Oid) -> *mut pg_sys::Latch {
         if w.pid != 0 && (w.database == db || w.attaching == db) {
             if !w.busy {
                 return w.latch;
+            }
+            if shmem::takes_soon(w) {
+                return std::ptr::null_mut();
             }
             served = true;
         }

@@ -7,6 +7,17 @@
 use pgrx::pg_sys;
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, Ordering};
 
+/// A writer busy with one batch for longer than this (µs) is taken to be stuck (a lock
+/// wait): a second writer then joins its database. Shorter, the requests wait for its
+/// next batch, so that one writer per database commits them together.
+pub const STUCK_US: i64 = 20_000;
+
+/// Whether a writer can be counted on to take new requests of its database soon: idle,
+/// or busy for less than STUCK_US.
+pub fn takes_soon(w: &Writer) -> bool {
+    !w.busy || unsafe { pg_sys::GetCurrentTimestamp() } - w.busy_since < STUCK_US
+}
+
 /// Upper bound of `jobmon.writers` (the slots are a fixed array).
 pub const MAX_WRITERS: usize = 32;
 /// Bytes of arguments (or of an error's texts) stored in the slot itself; longer ones go
@@ -37,6 +48,9 @@ pub struct Writer {
     pub attaching: pg_sys::Oid,
     /// Running a batch (not waiting for work).
     pub busy: bool,
+    /// When it took its current batch (GetCurrentTimestamp), to tell a writer that is
+    /// about to take new requests from one that waits for a lock.
+    pub busy_since: i64,
     /// Asked to exit so that it restarts free for another database.
     pub detach: bool,
     /// The last exit was one the writer chose (detach), not a failure.

@@ -240,7 +240,7 @@ fn database_without_idle_writer(q: &mut shmem::Locked) -> Option<pg_sys::Oid> {
     let mut free: Vec<pg_sys::Oid> = Vec::new();
     for i in 0..n {
         let w = q.writer(i);
-        if w.pid != 0 && (!w.busy || w.attaching != pg_sys::InvalidOid) {
+        if w.pid != 0 && (shmem::takes_soon(w) || w.attaching != pg_sys::InvalidOid) {
             free.extend([w.database, w.attaching]);
         }
     }
@@ -401,7 +401,9 @@ fn take(me: usize, db: pg_sys::Oid, only_unwaited: bool) -> Vec<Taken> {
             batch.push((taken, handle, q.slot(index).payload_len));
         }
         if !batch.is_empty() {
-            q.writer(me).busy = true;
+            let w = q.writer(me);
+            w.busy = true;
+            w.busy_since = unsafe { pg_sys::GetCurrentTimestamp() };
         }
         *TAKEN_NOW.lock().unwrap_or_else(|p| p.into_inner()) = batch
             .iter()
