@@ -185,6 +185,16 @@ impl JobmonError {
         }
     }
 
+    /// The SQLSTATE, message and hint this error is raised with (for a writer, which
+    /// hands them to the caller instead of raising them itself).
+    pub fn parts(&self) -> (String, String, Option<String>) {
+        (
+            sqlstate_text(self.code() as i32),
+            self.to_string(),
+            self.hint(),
+        )
+    }
+
     /// Raise this error in the calling backend. Never returns.
     pub fn report(self) -> ! {
         let code = self.code();
@@ -244,6 +254,13 @@ fn setting_hint(setting: &str) -> String {
         ),
         _ => format!("Correct {setting}."),
     }
+}
+
+/// PostgreSQL's packed error code as its five characters (PGUNSIXBIT).
+pub fn sqlstate_text(code: i32) -> String {
+    (0..5)
+        .map(|i| (((code >> (6 * i)) & 0x3F) as u8 + b'0') as char)
+        .collect()
 }
 
 /// The five-character SQLSTATE as PostgreSQL's packed error code (MAKE_SQLSTATE).

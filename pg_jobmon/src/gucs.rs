@@ -44,6 +44,7 @@ static BACKGROUND_IDLE_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(300);
 static PASSFILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub fn init() {
+    init_writer();
     GucRegistry::define_string_guc(
         c"jobmon.host",
         c"Host of pg_jobmon's background connection (empty: this server's Unix socket).",
@@ -159,4 +160,63 @@ fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
         .get()
         .map(|s| s.to_string_lossy().into_owned())
         .filter(|s| !s.is_empty())
+}
+
+// The shared writer (writer/): read only when pg_jobmon is in shared_preload_libraries.
+
+/// How many writer processes the shared mode starts. Two keep one writer collecting the
+/// next batch while the other commits, and cost two of `max_worker_processes` (default 8);
+/// more only help with several databases logging at once (a writer serves one database).
+static WRITERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+
+/// Whether a logging call in the shared mode waits until its row is committed. On (the
+/// default) keeps the guarantee of the session mode; off trades it for speed.
+static WAIT_FOR_COMMIT: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// `jobmon.mode`, fixed when the library is loaded: the one of the two statics registered.
+static MODE_SHARED: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"shared"));
+static MODE_SESSION: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"session"));
+
+fn init_writer() {
+    let shared = crate::writer::preloading();
+    GucRegistry::define_string_guc(
+        c"jobmon.mode",
+        c"How pg_jobmon writes its log rows: shared (the writer processes) or session (a background connection per session).",
+        c"shared when pg_jobmon is in shared_preload_libraries, else session. Read only.",
+        if shared { &MODE_SHARED } else { &MODE_SESSION },
+        GucContext::Internal,
+        GucFlags::DISALLOW_IN_FILE,
+    );
+    GucRegistry::define_bool_guc(
+        c"jobmon.wait_for_commit",
+        c"Whether a logging call waits until its row is committed (shared mode only).",
+        c"off: the call returns once its request is queued; rows still queued when the server crashes are lost, and errors are reported in the server log and on the session's next call.",
+        &WAIT_FOR_COMMIT,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    if shared {
+        GucRegistry::define_int_guc(
+            c"jobmon.writers",
+            c"Number of pg_jobmon writer processes (shared mode; needs a restart).",
+            c"Each is a background worker: count them in max_worker_processes.",
+            &WRITERS,
+            1,
+            crate::writer::MAX_WRITERS as i32,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+    }
+}
+
+/// `jobmon.writers`.
+pub fn writers() -> usize {
+    usize::try_from(WRITERS.get()).unwrap_or(1).max(1)
+}
+
+/// `jobmon.wait_for_commit`.
+pub fn wait_for_commit() -> bool {
+    WAIT_FOR_COMMIT.get()
 }

@@ -3,9 +3,11 @@
 //! survive the caller's rollback; everything else is SQL in ../sql.
 
 mod background;
+mod call;
 mod error;
 mod gucs;
 mod logging;
+mod writer;
 
 use pgrx::prelude::*;
 
@@ -40,6 +42,9 @@ pub extern "C-unwind" fn _PG_init() {
     no_rust_backtraces_in_errors();
     gucs::init();
     reserve_guc_prefix();
+    if writer::preloading() {
+        writer::init();
+    }
 }
 
 /// pgrx adds a Rust backtrace to the DETAIL of every error that passes through Rust code

@@ -1,4 +1,4 @@
-//! Scenario 6 (issue 16): bounded history. job_log_clear on 1,000,000 runs with 10,000,000
+//! Scenario 7 (issue 16): bounded history. job_log_clear on 1,000,000 runs with 10,000,000
 //! job_detail rows (90% of them older than the interval), in its committed batches against
 //! the baseline of 1.5.0's single DELETE; and the tracker's retention purge of 1,000,000
 //! tracker_message rows against one DELETE. For each: the time, and what writers running
@@ -146,7 +146,7 @@ fn history_db(label: &str) -> Result<TestDb, String> {
     Ok(db)
 }
 
-pub fn scenario_6(report: &mut String) -> Result<(), String> {
+pub fn scenario_7(report: &mut String) -> Result<(), String> {
     writeln!(
         report,
         "### 6. Bounded history: job_log_clear and the tracker's retention\n\n\

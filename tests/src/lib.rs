@@ -35,6 +35,33 @@ const CRASH_MARKERS: &[&str] = &[
 ];
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+/// How pg_jobmon writes its log rows in the clusters the tests start (and
+/// `JOBMON_TEST_CONF` adds lines to their postgresql.conf):
+/// `JOBMON_TEST_MODE=shared` preloads the library (the writer processes), anything else
+/// (the default, `session`) leaves it to each session's background connection.
+pub fn shared_mode() -> bool {
+    match CLUSTER_SETTINGS.get() {
+        Some(settings) if settings.shared => true,
+        _ => std::env::var("JOBMON_TEST_MODE").is_ok_and(|m| m == "shared"),
+    }
+}
+
+/// Settings of this test binary's cluster beyond the harness's own.
+pub struct ClusterSettings {
+    /// Preload the library (shared mode) whatever JOBMON_TEST_MODE says.
+    pub shared: bool,
+    /// Lines appended to postgresql.conf.
+    pub conf: &'static str,
+}
+
+static CLUSTER_SETTINGS: OnceLock<ClusterSettings> = OnceLock::new();
+
+/// Chooses the settings of this binary's cluster; call it before anything starts the
+/// cluster (every test of a binary that needs it calls it first: the first call wins).
+pub fn configure_cluster(settings: ClusterSettings) {
+    let _ = CLUSTER_SETTINGS.set(settings);
+}
 static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Starts a detached shell that runs `cleanup` once this test process has ended, however
@@ -531,9 +558,17 @@ impl Cluster {
              lc_messages = 'C'\n\
              fsync = off\n\
              full_page_writes = off\n\
-             {extra_conf}\n",
-            self.dir.display()
-        );
+             {extra_conf}\n{}",
+            self.dir.display(),
+            if shared_mode() {
+                "shared_preload_libraries = 'pg_jobmon'\n"
+            } else {
+                ""
+            }
+        ) + CLUSTER_SETTINGS.get().map_or("", |s| s.conf)
+            // Extra lines for a one-off run (e.g. the benchmark with jobmon.writers = 1).
+            + &std::env::var("JOBMON_TEST_CONF").unwrap_or_default()
+            + "\n";
         self.append_conf(&settings)
     }
 
@@ -601,7 +636,8 @@ impl Cluster {
         Ok(())
     }
 
-    fn try_connect(&self, dbname: &str, user: &str) -> Result<Client, postgres::Error> {
+    /// A connection over TCP (trust), or the error (e.g. too many clients).
+    pub fn try_connect(&self, dbname: &str, user: &str) -> Result<Client, postgres::Error> {
         self.client_config(dbname, user).connect(NoTls)
     }
 
@@ -903,6 +939,70 @@ pub fn background_pids_in_db(observer: &mut Client, dbname: &str) -> Vec<i32> {
         .iter()
         .map(|r| r.get(0))
         .collect()
+}
+
+/// `backend_type` of pg_jobmon's writer processes (shared mode).
+pub const WRITER_BACKEND_TYPE: &str = "pg_jobmon writer";
+
+/// Pids of pg_jobmon's writer processes (shared mode) connected to the observer's
+/// database (a writer shows in pg_stat_activity once it is connected to one).
+pub fn writer_pids(observer: &mut Client) -> Vec<i32> {
+    observer
+        .query(
+            "SELECT pid FROM pg_stat_activity
+              WHERE backend_type = $1 AND datname = current_database() ORDER BY pid",
+            &[&WRITER_BACKEND_TYPE],
+        )
+        .expect("query pg_stat_activity")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Writers connected to the observer's database that wait for a lock.
+pub fn writers_in_lock_wait(observer: &mut Client) -> i64 {
+    observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE backend_type = $1 AND wait_event_type = 'Lock'
+                AND datname = current_database()",
+            &[&WRITER_BACKEND_TYPE],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or(0)
+}
+
+/// Client backends that pg_jobmon opened (its background connections), in any database.
+pub fn jobmon_client_backends(observer: &mut Client) -> i64 {
+    observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE backend_type = 'client backend' AND application_name LIKE 'pg_jobmon%'",
+            &[],
+        )
+        .expect("query pg_stat_activity")
+        .get(0)
+}
+
+/// For the tests of the background connection's settings in the shared mode, which has
+/// no such connection: after `setup` (settings or a dblink_mapping_jobmon row that would
+/// send the connection elsewhere or make it fail), a call is still written, through the
+/// writers, and no client connection of pg_jobmon exists.
+pub fn assert_shared_mode_ignores_connection_settings(db: &TestDb, setup: &str) {
+    assert!(shared_mode());
+    let mut c = db.connect();
+    exec(&mut c, "LOAD 'pg_jobmon'");
+    exec(&mut c, setup);
+    let job = add_job(&mut c, "written by the writers");
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM jobmon.job_log WHERE job_id = $1",
+            &[&job],
+        )
+        .expect("count job_log")
+        .get(0);
+    assert_eq!(n, 1);
+    assert_eq!(jobmon_client_backends(&mut c), 0);
 }
 
 /// The backend pid of a connection.

@@ -2,8 +2,8 @@
 //! odd texts, hostile config table names, unknown levels and ids.
 
 use jobmon_tests::{
-    add_job, add_step, backend_pid, background_pids, cluster, error_text, exec, expect_sqlstate,
-    server_error, TestDb,
+    add_job, add_step, assert_shared_mode_ignores_connection_settings, backend_pid,
+    background_pids, cluster, error_text, exec, expect_sqlstate, server_error, shared_mode, TestDb,
 };
 use postgres::error::SqlState;
 use postgres::Client;
@@ -304,6 +304,9 @@ fn background_login(observer: &mut Client, caller_pid: i32) -> (String, Option<S
 #[test]
 fn default_background_connection_is_the_bootstrap_superuser_over_the_unix_socket() {
     let db = TestDb::new("priv_default_login");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(&db, "SELECT 1");
+    }
     let mut observer = db.connect();
     let mut c = db.connect();
     let pid = backend_pid(&mut c);
@@ -317,6 +320,12 @@ fn default_background_connection_is_the_bootstrap_superuser_over_the_unix_socket
 #[test]
 fn superuser_settings_redirect_the_background_connection() {
     let db = TestDb::new("priv_guc_redirect");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(
+            &db,
+            "SET jobmon.host = '127.0.0.1'; SET jobmon.port = 1; SET jobmon.\"user\" = 'nobody'",
+        );
+    }
     let bg_role = db.create_role("bg", "SUPERUSER");
     let mut observer = db.connect();
     let mut c = db.connect();
@@ -346,6 +355,9 @@ fn superuser_settings_redirect_the_background_connection() {
 #[test]
 fn dblink_mapping_row_is_honoured_and_its_password_never_shows() {
     let db = TestDb::new("priv_dblink_mapping");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(&db, "INSERT INTO jobmon.dblink_mapping_jobmon (username, port, pwd, hostaddr) VALUES ('nobody', '1', 'pw', '127.0.0.1')");
+    }
     let bg_role = db.create_role("mapped", "SUPERUSER");
     let password = format!("Pw-{}-never-logged", db.name);
     let mark = cluster().log_mark();

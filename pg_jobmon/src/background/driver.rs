@@ -73,7 +73,7 @@ pub(super) fn drive<F: Future>(
 }
 
 /// True when ProcessInterrupts() would end the current statement or the backend.
-fn interrupt_will_raise() -> bool {
+pub(crate) fn interrupt_will_raise() -> bool {
     unsafe {
         if std::ptr::read_volatile(&raw const pg_sys::InterruptPending) == 0
             || std::ptr::read_volatile(&raw const pg_sys::InterruptHoldoffCount) != 0

@@ -26,6 +26,14 @@ mod target;
 
 pub use query::Query;
 
+/// For the shared writers (writer/): the same extension lookup and interrupt rule.
+pub(crate) use driver::interrupt_will_raise;
+
+/// The quoted name of the schema pg_jobmon is installed in (42704 when it is not).
+pub(crate) fn extension_schema() -> Result<String> {
+    schema::extension_schema()
+}
+
 use crate::error::{JobmonError, Result};
 use crate::gucs;
 use pgrx::pg_sys;
