@@ -562,11 +562,17 @@ fn hand_over(batch: &[Taken], outcomes: Vec<Outcome>) {
                 slot.inline[..bytes.len()].copy_from_slice(&bytes);
                 slot.error_dsm = 0;
                 slot.writer = -1;
-                if t.wait && !slot.orphan {
+                let orphan = slot.orphan;
+                // A wait_for_commit = off caller collects the error on its next call, as
+                // any other failure of its queued requests; it is in the server log too.
+                if !orphan {
                     slot.state.store(DONE, Ordering::Release);
                     wake.push(slot.caller_latch);
                 } else {
                     unpins.push(q.release(t.index));
+                }
+                if !t.wait || orphan {
+                    to_log.push((t.caller_pid, exited_twice()));
                 }
                 continue;
             }
@@ -706,12 +712,10 @@ unsafe extern "C-unwind" fn at_exit(_code: std::ffi::c_int, _arg: pg_sys::Datum)
             slot.inline[..error.len()].copy_from_slice(&error);
             slot.error_dsm = 0;
             slot.writer = -1;
-            if slot.wait {
-                slot.state.store(DONE, Ordering::Release);
-                wake.push(slot.caller_latch);
-            } else {
-                unpins.push(q.release(index));
-            }
+            // Also without a waiting caller (wait_for_commit = off): its next call
+            // collects the error.
+            slot.state.store(DONE, Ordering::Release);
+            wake.push(slot.caller_latch);
         } else {
             again.push(index);
         }
