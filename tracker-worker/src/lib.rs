@@ -37,3 +37,4 @@ pub mod queue;
 pub use tracker_core::rules;
 pub mod source;
 pub mod store;
+pub mod web;

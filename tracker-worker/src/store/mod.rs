@@ -8,6 +8,7 @@
 
 mod commit;
 pub mod connect;
+pub mod dashboard;
 mod service;
 pub mod tls;
 

@@ -125,6 +125,31 @@ pub enum Schedule {
     },
 }
 
+impl Schedule {
+    /// When the next start is due after `now` (what the dashboard shows): a cyclic job one
+    /// interval after its last start (now, if that is past or it never started), a daily or
+    /// cron job at its next firing in `zone`.
+    pub fn next_due(
+        &self,
+        zone: Zone,
+        last_start: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Schedule::Cyclic { interval } => {
+                let interval = chrono::TimeDelta::from_std(*interval).ok()?;
+                Some(last_start.map_or(now, |s| (s + interval).max(now)))
+            }
+            Schedule::Daily { start, .. } => zone
+                .next_fire(&CronExpr::daily(*start), now)
+                .map(|f| f.earliest),
+            Schedule::Cron { expression, .. } => {
+                zone.next_fire(expression, now).map(|f| f.earliest)
+            }
+        }
+    }
+}
+
 /// An IANA time zone name, checked against the tz database compiled in (chrono-tz).
 pub fn parse_time_zone(s: &str) -> Result<chrono_tz::Tz, String> {
     s.parse::<chrono_tz::Tz>()

@@ -1,0 +1,599 @@
+//! The dashboard (`jobmon-tracker web`) against a real cluster with a generated history:
+//! in-database jobs (a nightly job with 60 runs and one failure, one failing three times,
+//! one running, one late by its job_check_config, one named like a script) and tracked jobs
+//! (stored and evaluated by `run --once`). Every page and its API twin are checked for
+//! content, paging and filters, the escaping of producers' text, and the refusals: an
+//! exposed address without TLS and authentication, missing and wrong passwords, a proxy
+//! header from elsewhere, plain HTTP on the TLS port.
+
+use jobmon_tests::tls::Pki;
+use jobmon_tests::tracker::{run_once, tempdir, toml_str};
+use jobmon_tests::web::{get, get_tls, raw_exchange, WebServer};
+use jobmon_tests::{cluster, exec, TestDb};
+use postgres::Client;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use tracker_worker::queue::{NewMessage, Queue};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tracker");
+const XSS: &str = "<script>alert(1)</script>";
+const PAGE: usize = 4;
+
+/// A database with the history, and the directory of its configuration.
+struct History {
+    db: TestDb,
+    dir: tempfile::TempDir,
+}
+
+fn message(job: &str, event: &str, text: &str) -> NewMessage {
+    NewMessage {
+        instance: Some("p".into()),
+        job: Some(job.into()),
+        event: Some(event.into()),
+        message: Some(text.into()),
+    }
+}
+
+fn in_database_jobs(c: &mut Client) {
+    // NIGHTLY_LOAD: one run a day for 60 days, 100 + i seconds long; the run of day 50 failed
+    // in its second step.
+    exec(
+        c,
+        "INSERT INTO jobmon.job_log (owner, job_name, start_time, end_time, status, pid)
+         SELECT 'etl', 'NIGHTLY_LOAD', now() - (60 - i) * interval '1 day',
+                now() - (60 - i) * interval '1 day' + (100 + i) * interval '1 second',
+                CASE WHEN i = 50 THEN 'CRITICAL' ELSE 'OK' END, 1000 + i
+           FROM generate_series(0, 59) i;
+         INSERT INTO jobmon.job_detail (job_id, action, start_time, end_time, elapsed_time, status, message)
+         SELECT l.job_id, s.action, l.start_time, l.start_time + interval '50 seconds', 50, s.status, s.message
+           FROM jobmon.job_log l
+          CROSS JOIN (VALUES (1, 'extract', 'OK', '1200 rows'),
+                             (2, 'transform', 'CRITICAL', 'ORA-01555: snapshot too old'),
+                             (3, 'load', 'OK', 'skipped')) s(n, action, status, message)
+          WHERE l.job_name = 'NIGHTLY_LOAD' AND l.status = 'CRITICAL'
+          ORDER BY s.n;
+         INSERT INTO jobmon.job_log (owner, job_name, start_time, end_time, status, pid)
+         VALUES ('web', '<script>alert(1)</script>', now() - interval '2 hours',
+                 now() - interval '2 hours' + interval '5 seconds', 'OK', 42),
+                ('etl', 'LATE_JOB', now() - interval '3 hours',
+                 now() - interval '3 hours' + interval '1 minute', 'OK', 43);
+         INSERT INTO jobmon.job_check_config (job_name, warn_threshold, error_threshold, active)
+         VALUES ('LATE_JOB', interval '1 hour', interval '2 hours', true);",
+    );
+    // Through the API: three failed runs in a row, and one still running.
+    for _ in 0..3 {
+        let id: i64 = c
+            .query_one("SELECT jobmon.add_job('FAILING_JOB')", &[])
+            .unwrap()
+            .get(0);
+        let step: i64 = c
+            .query_one("SELECT jobmon.add_step($1, 'copy files')", &[&id])
+            .unwrap()
+            .get(0);
+        c.execute(
+            "SELECT jobmon.update_step($1, 'CRITICAL', 'disk full')",
+            &[&step],
+        )
+        .unwrap();
+        c.execute("SELECT jobmon.fail_job($1)", &[&id]).unwrap();
+    }
+    c.query_one("SELECT jobmon.add_job('RUNNING_JOB')", &[])
+        .unwrap();
+}
+
+impl History {
+    fn new(label: &str) -> History {
+        let db = TestDb::new(label);
+        let dir = tempdir();
+        in_database_jobs(&mut db.connect());
+        let queue = dir.path().join("queue.sqlite");
+        let mut q = Queue::open_or_create(&queue).expect("queue");
+        q.add_all(&[
+            message("backup", "STARTED", "begin"),
+            message("backup", "ERROR", "tape <b>jammed</b>"),
+            message("backup", "SUCCESS", "done"),
+        ])
+        .expect("fill the queue");
+        let h = History { db, dir };
+        let config = h.config("");
+        let out = run_once(BIN, &config);
+        assert!(
+            out.status.success(),
+            "run --once: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        h
+    }
+
+    /// The configuration: the database, the source and two tracked jobs (backup, with a
+    /// timeout; report, daily and never started), and `[web]` with `web` added.
+    fn config(&self, web: &str) -> PathBuf {
+        let c = cluster();
+        let queue = self.dir.path().join("queue.sqlite");
+        let text = format!(
+            "[global]\ntime_zone = \"UTC\"\n\n[database]\nhost = \"127.0.0.1\"\nport = {}\nuser = {}\ndbname = {}\n\n\
+             [[sources]]\nname = \"src\"\nlocal_queue = {}\n\n\
+             [[jobs]]\nname = \"backup\"\nenv = \"p\"\ntimeout = \"30m\"\ncyclic = {{ interval = \"1h\" }}\n\n\
+             [[jobs]]\nname = \"report\"\nenv = \"p\"\ndaily = {{ start = \"00:01\", start_max_delay = \"10m\" }}\n\n\
+             [web]\nlisten = \"127.0.0.1:0\"\npage_size = {PAGE}\n{web}\n",
+            c.port,
+            toml_str(&c.superuser),
+            toml_str(&self.db.name),
+            toml_str(&queue.to_string_lossy()),
+        );
+        let path = self.dir.path().join(format!("web{}.toml", web.len()));
+        fs::write(&path, text).expect("write the config");
+        path
+    }
+
+    fn start(&self, web: &str) -> WebServer {
+        let config = self.config(web);
+        WebServer::start(BIN, &config, &self.dir.path().join("web.log"))
+            .unwrap_or_else(|f| panic!("web did not start: {f:?}"))
+    }
+
+    /// Every job name the dashboard must list, with its state as the database says it.
+    fn expected_states(&self) -> BTreeMap<String, Option<String>> {
+        let mut c = self.db.connect();
+        let mut out = BTreeMap::new();
+        for r in c
+            .query("SELECT DISTINCT job_name FROM jobmon.job_log", &[])
+            .unwrap()
+        {
+            out.insert(r.get(0), None);
+        }
+        for r in c
+            .query("SELECT job_name, state FROM jobmon.tracker_job_state", &[])
+            .unwrap()
+        {
+            out.insert(r.get(0), Some(r.get(1)));
+        }
+        out
+    }
+
+    fn job_id(&self, name: &str, status: &str) -> i64 {
+        self.db
+            .connect()
+            .query_one(
+                "SELECT max(job_id) FROM jobmon.job_log WHERE job_name = $1 AND status = $2",
+                &[&name, &status],
+            )
+            .unwrap()
+            .get(0)
+    }
+}
+
+fn api_jobs(web: &WebServer, query: &str) -> Vec<serde_json::Value> {
+    let r = web.get(&format!("/api/jobs?{query}"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["jobs"].as_array().cloned().unwrap_or_default()
+}
+
+fn names(jobs: &[serde_json::Value]) -> Vec<String> {
+    jobs.iter()
+        .map(|j| j["job_name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn overview_lists_every_job_with_its_state_paged_and_filtered() {
+    let h = History::new("web_overview");
+    let web = h.start("");
+    let expected = h.expected_states();
+    let first = web.get("/api/jobs").json();
+    assert_eq!(first["total"].as_u64(), Some(expected.len() as u64));
+    // All pages together: every job once.
+    let mut seen = Vec::new();
+    let pages = expected.len().div_ceil(PAGE);
+    for page in 1..=pages {
+        let jobs = api_jobs(&web, &format!("page={page}"));
+        assert!(jobs.len() <= PAGE);
+        seen.extend(jobs);
+    }
+    let listed: BTreeSet<String> = names(&seen).into_iter().collect();
+    assert_eq!(listed.len(), seen.len(), "a job on two pages: {seen:?}");
+    assert_eq!(listed, expected.keys().cloned().collect::<BTreeSet<_>>());
+    let state = |name: &str| {
+        seen.iter()
+            .find(|j| j["job_name"] == name)
+            .and_then(|j| j["state"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // Tracked jobs carry the tracker's state; the others check_job_status()'s.
+    for (name, tracked) in &expected {
+        if let Some(s) = tracked {
+            assert_eq!(&state(name), s, "{name}");
+        }
+    }
+    assert_eq!(state("FAILING_JOB"), "CRITICAL");
+    assert_eq!(state("LATE_JOB"), "CRITICAL");
+    assert_eq!(state("NIGHTLY_LOAD"), "OK");
+    let running = seen
+        .iter()
+        .find(|j| j["job_name"] == "RUNNING_JOB")
+        .unwrap();
+    assert_eq!(running["last_run_outcome"], "running");
+    let backup = seen.iter().find(|j| j["job_name"] == "BACKUP__P").unwrap();
+    assert_eq!(backup["tracked"], true);
+    assert!(backup["next_due"].is_string(), "{backup}");
+
+    // Filters: by state, by part of a name (any case), both; the counts follow the name.
+    let critical = api_jobs(&web, "state=CRITICAL");
+    assert!(critical.iter().all(|j| j["state"] == "CRITICAL"));
+    let crit_names = names(&critical);
+    assert!(crit_names.contains(&"FAILING_JOB".into()) && crit_names.contains(&"LATE_JOB".into()));
+    assert_eq!(names(&api_jobs(&web, "name=nightly")), ["NIGHTLY_LOAD"]);
+    assert!(api_jobs(&web, "name=nightly&state=CRITICAL").is_empty());
+    let counted = web.get("/api/jobs?name=_JOB").json();
+    assert_eq!(counted["counts"]["critical"], 2, "{counted}");
+    assert_eq!(web.get("/api/jobs?state=BROKEN").status, 400);
+    assert_eq!(web.get("/api/jobs?page=0").status, 400);
+
+    // The page: the same jobs, a filter form, a refresh, pager links.
+    let page = web.get("/?state=CRITICAL");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("FAILING_JOB") && page.body.contains("LATE_JOB"));
+    assert!(!page.body.contains(">NIGHTLY_LOAD<"));
+    assert!(page.body.contains("<form class=\"filters\""));
+    assert!(page.body.contains("http-equiv=\"refresh\""));
+    let all = web.get("/");
+    assert!(all.body.contains("rel=\"next\""), "paged: {}", all.body);
+}
+
+#[test]
+fn job_page_pages_runs_newest_first_with_a_duration_chart() {
+    let h = History::new("web_job");
+    let web = h.start("");
+    let failed = h.job_id("NIGHTLY_LOAD", "CRITICAL");
+    let mut starts = Vec::new();
+    let mut failed_page = None;
+    for page in 1..=60usize.div_ceil(PAGE) {
+        let j = web
+            .get(&format!("/api/job?name=NIGHTLY_LOAD&page={page}"))
+            .json();
+        assert_eq!(j["runs_total"], 60);
+        let runs = j["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), PAGE);
+        for r in runs {
+            starts.push(r["start_time"].as_str().unwrap().to_owned());
+            if r["job_id"] == failed {
+                failed_page = Some(page);
+                assert_eq!(r["outcome"], "failed");
+                assert_eq!(r["errors"], 1);
+            }
+        }
+    }
+    let mut sorted = starts.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(starts, sorted, "newest first across pages");
+    assert_eq!(starts.iter().collect::<BTreeSet<_>>().len(), 60);
+    let failed_page = failed_page.expect("the failed run is on some page");
+
+    let html = web
+        .get(&format!("/job?name=NIGHTLY_LOAD&page={failed_page}"))
+        .body;
+    assert_eq!(
+        html.matches("<rect class=\"bar ").count(),
+        PAGE,
+        "one bar per run"
+    );
+    assert_eq!(html.matches("<rect class=\"bar failed\"").count(), 1);
+    assert_eq!(html.matches("class=\"fail-mark\"").count(), 1);
+    assert!(html.contains(&format!("href=\"/run/{failed}\"")));
+    let other = web.get("/job?name=NIGHTLY_LOAD&page=1").body;
+    if failed_page != 1 {
+        assert!(!other.contains("class=\"fail-mark\""));
+    }
+
+    // A tracked job: its schedule in words and its timeout line.
+    let backup = web.get("/job?name=BACKUP__P");
+    assert_eq!(backup.status, 200);
+    assert!(backup.body.contains("cyclic, every 1h"), "{}", backup.body);
+    assert!(backup.body.contains("class=\"timeout\""));
+    let api = web.get("/api/job?name=BACKUP__P").json();
+    assert_eq!(api["timeout_seconds"], 1800.0);
+    assert_eq!(web.get("/job?name=NO_SUCH_JOB").status, 404);
+    assert_eq!(web.get("/api/job").status, 400);
+}
+
+#[test]
+fn run_page_shows_the_steps_with_the_failed_one_highlighted() {
+    let h = History::new("web_run");
+    let web = h.start("");
+    let failed = h.job_id("NIGHTLY_LOAD", "CRITICAL");
+    let page = web.get(&format!("/run/{failed}"));
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    let failed_row = body
+        .find("id=\"failed-step\"")
+        .expect("the failed step is marked");
+    let row_end = body[failed_row..].find("</tr>").unwrap() + failed_row;
+    let row = &body[failed_row..row_end];
+    assert!(
+        row.contains("transform") && row.contains("ORA-01555: snapshot too old"),
+        "{row}"
+    );
+    assert_eq!(body.matches("class=\"step failed\"").count(), 1);
+    assert!(body.contains("extract") && body.contains("1200 rows"));
+
+    let api = web.get(&format!("/api/run/{failed}")).json();
+    assert_eq!(api["job_name"], "NIGHTLY_LOAD");
+    assert_eq!(api["outcome"], "failed");
+    let steps = api["steps"].as_array().unwrap();
+    let actions: Vec<&str> = steps
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["extract", "transform", "load"], "in step order");
+    let flagged: Vec<bool> = steps.iter().map(|s| s["failed"] == true).collect();
+    assert_eq!(flagged, [false, true, false]);
+
+    // The tracked job's error event is a step too, its text escaped.
+    let backup = web.get("/api/job?name=BACKUP__P").json();
+    let id = backup["runs"][0]["job_id"].as_i64().unwrap();
+    let run = web.get(&format!("/run/{id}")).body;
+    assert!(run.contains("tape &lt;b&gt;jammed&lt;/b&gt;"), "{run}");
+    assert_eq!(web.get("/run/999999999").status, 404);
+    assert_eq!(web.get("/run/abc").status, 400);
+    assert!(web.get("/api/run/abc").json()["error"].is_string());
+}
+
+#[test]
+fn a_job_named_like_a_script_is_shown_as_text() {
+    let h = History::new("web_escape");
+    let web = h.start("");
+    for path in [
+        "/?name=script".to_owned(),
+        "/?name=%3C&state=OK".to_owned(),
+        format!("/job?name={}", "%3Cscript%3Ealert%281%29%3C%2Fscript%3E"),
+        "/timeline".to_owned(),
+    ] {
+        let r = web.get(&path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            !r.body.contains(XSS),
+            "{path} carries the script: {}",
+            r.body
+        );
+        assert!(
+            r.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{path} shows the name: {}",
+            r.body
+        );
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(tracker_worker::web::CSP)
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    // The JSON is JSON: the name comes back as it was stored.
+    let j = web.get("/api/jobs?name=script").json();
+    assert_eq!(j["jobs"][0]["job_name"], XSS);
+}
+
+#[test]
+fn timeline_health_metrics_and_assets() {
+    let h = History::new("web_misc");
+    let web = h.start("");
+    let t = web.get("/api/timeline?range=24h").json();
+    let from = t["from"].as_str().unwrap().to_owned();
+    let jobs = t["jobs"].as_array().unwrap();
+    let lane_names = names(jobs);
+    assert!(lane_names.contains(&"FAILING_JOB".into()) && lane_names.contains(&"BACKUP__P".into()));
+    for j in jobs {
+        for r in j["runs"].as_array().unwrap() {
+            assert!(r["start_time"].as_str().unwrap() >= from.as_str(), "{r}");
+        }
+    }
+    let failing = jobs
+        .iter()
+        .find(|j| j["job_name"] == "FAILING_JOB")
+        .unwrap();
+    assert_eq!(failing["runs"].as_array().unwrap().len(), 3);
+    let week = web.get("/api/timeline?range=7d").json();
+    let nightly = week["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_name"] == "NIGHTLY_LOAD")
+        .expect("a week holds nightly runs");
+    assert!(matches!(nightly["runs"].as_array().unwrap().len(), 6 | 7));
+    // The daily tracked job's latest starts are marked.
+    let report = week["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job_name"] == "REPORT__P");
+    assert!(report.is_none(), "report never ran: no lane");
+    let page = web.get("/timeline?range=7d");
+    assert!(page.body.contains("<svg class=\"chart timeline\""));
+    assert!(page.body.contains("class=\"bar failed\""));
+    assert_eq!(web.get("/timeline?range=1y").status, 400);
+
+    let health = web.get("/healthz");
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    let metrics = web.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .body
+            .contains("jobmon_job_state{job_name=\"backup\",env=\"p\"}"),
+        "{}",
+        metrics.body
+    );
+    let css = web.get("/static/style.css");
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+    assert!(css.body.contains(".state.critical"));
+    assert!(web.get("/static/app.js").body.contains("addEventListener"));
+    assert_eq!(web.get("/nothing").status, 404);
+}
+
+/// A users file with `user`'s password hashed by `web --hash-password`.
+fn users_file(dir: &Path, user: &str, password: &str) -> PathBuf {
+    let mut child = Command::new(BIN)
+        .args(["web", "--hash-password"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap();
+    assert!(hash.starts_with("$argon2id$") && !hash.contains(password));
+    let path = dir.join("users");
+    fs::write(&path, format!("{user}:{}", hash.trim())).unwrap();
+    path
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+#[test]
+fn an_exposed_address_needs_tls_and_authentication_or_insecure() {
+    let h = History::new("web_exposed");
+    let config = h.config("listen = \"0.0.0.0:0\"");
+    // The table has `listen` twice otherwise: write it without the first.
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replacen("listen = \"127.0.0.1:0\"\n", "", 1);
+    fs::write(&config, &text).unwrap();
+    let err = WebServer::start(BIN, &config, &h.dir.path().join("refused.log"))
+        .err()
+        .expect("refused");
+    assert_eq!(err.code, Some(1));
+    assert!(
+        err.stderr.contains("key `web.listen`") && err.stderr.contains("TLS and authentication"),
+        "{}",
+        err.stderr
+    );
+    let check = Command::new(BIN)
+        .args(["config", "check"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(1));
+
+    fs::write(&config, format!("{text}insecure = true\n")).unwrap();
+    let web = WebServer::start(BIN, &config, &h.dir.path().join("insecure.log"))
+        .unwrap_or_else(|f| panic!("{f:?}"));
+    assert!(
+        web.log_text().contains("insecure = true"),
+        "{}",
+        web.log_text()
+    );
+    assert_eq!(get(web.addr, "/healthz", &[]).status, 200);
+}
+
+#[test]
+fn basic_authentication_refuses_missing_and_wrong_passwords() {
+    let h = History::new("web_basic");
+    let users = users_file(h.dir.path(), "ana", "c0rrect horse");
+    let web = h.start(&format!(
+        "users_file = {}",
+        toml_str(&users.to_string_lossy())
+    ));
+    let none = web.get("/");
+    assert_eq!(none.status, 401);
+    assert!(none
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Basic"));
+    assert!(!none.body.contains("NIGHTLY_LOAD"));
+    let wrong = get(
+        web.addr,
+        "/api/jobs",
+        &[("Authorization", &basic("ana", "wrong"))],
+    );
+    assert_eq!(wrong.status, 401);
+    let unknown = get(
+        web.addr,
+        "/api/jobs",
+        &[("Authorization", &basic("bob", "c0rrect horse"))],
+    );
+    assert_eq!(unknown.status, 401);
+    let ok = get(
+        web.addr,
+        "/api/jobs?name=nightly",
+        &[("Authorization", &basic("ana", "c0rrect horse"))],
+    );
+    assert_eq!(ok.status, 200);
+    assert!(ok.body.contains("NIGHTLY_LOAD"));
+    // The health check needs no credentials and tells nothing.
+    assert_eq!(web.get("/healthz").status, 200);
+    assert!(!web.log_text().contains("c0rrect"), "a password in the log");
+}
+
+#[test]
+fn tls_serves_https_and_refuses_plain_http() {
+    let h = History::new("web_tls");
+    let pki = Pki::new(&h.dir.path().join("pki"));
+    pki.leaf("web", "localhost", Some("DNS:localhost,IP:127.0.0.1"));
+    let users = users_file(h.dir.path(), "ana", "pw");
+    let extra = format!(
+        "tls_cert = {}\ntls_key = {}\nusers_file = {}",
+        toml_str(&pki.path("web.crt").to_string_lossy()),
+        toml_str(&pki.path("web.key").to_string_lossy()),
+        toml_str(&users.to_string_lossy())
+    );
+    let config = h.config(&extra);
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        "listen = \"127.0.0.1:0\"",
+        "listen = \"0.0.0.0:0\"",
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    let web = WebServer::start(BIN, &config, &h.dir.path().join("tls.log"))
+        .unwrap_or_else(|f| panic!("{f:?}"));
+    assert!(web.tls);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], web.addr.port()));
+    let ca = pki.path("ca.crt");
+    let auth = basic("ana", "pw");
+    let ok = get_tls(
+        addr,
+        &ca,
+        "localhost",
+        "/api/jobs?name=nightly",
+        &[("Authorization", &auth)],
+    )
+    .unwrap();
+    assert_eq!(ok.status, 200);
+    assert!(ok.body.contains("NIGHTLY_LOAD"));
+    let anonymous = get_tls(addr, &ca, "localhost", "/", &[]).unwrap();
+    assert_eq!(anonymous.status, 401);
+    // Plain HTTP on the TLS port gets no HTTP answer and no data.
+    let plain = raw_exchange(addr, "/api/jobs");
+    assert!(
+        !plain.starts_with(b"HTTP/"),
+        "{:?}",
+        String::from_utf8_lossy(&plain)
+    );
+    assert!(!String::from_utf8_lossy(&plain).contains("NIGHTLY_LOAD"));
+    // A certificate the client does not trust: the handshake fails.
+    let other = Pki::new(&h.dir.path().join("other"));
+    assert!(get_tls(addr, &other.path("ca.crt"), "localhost", "/", &[]).is_err());
+}
+
+#[test]
+fn a_proxy_header_counts_only_from_the_trusted_proxies() {
+    let h = History::new("web_proxy");
+    let web = h.start("auth_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.1\"]");
+    assert_eq!(web.get("/").status, 403);
+    let ok = get(web.addr, "/", &[("X-Remote-User", "carol")]);
+    assert_eq!(ok.status, 200);
+    drop(web);
+    let elsewhere = h.start("auth_header = \"X-Remote-User\"\ntrusted_proxies = [\"192.0.2.1\"]");
+    assert_eq!(
+        get(elsewhere.addr, "/", &[("X-Remote-User", "carol")]).status,
+        403
+    );
+}
