@@ -7,163 +7,16 @@
 //! header from elsewhere, plain HTTP on the TLS port.
 
 use jobmon_tests::tls::Pki;
-use jobmon_tests::tracker::{run_once, tempdir, toml_str};
-use jobmon_tests::web::{get, get_tls, raw_exchange, WebServer};
-use jobmon_tests::{cluster, exec, TestDb};
-use postgres::Client;
-use std::collections::{BTreeMap, BTreeSet};
+use jobmon_tests::tracker::toml_str;
+use jobmon_tests::web::{get, get_tls, raw_exchange, History, WebServer};
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use tracker_worker::queue::{NewMessage, Queue};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
 const XSS: &str = "<script>alert(1)</script>";
 const PAGE: usize = 4;
-
-/// A database with the history, and the directory of its configuration.
-struct History {
-    db: TestDb,
-    dir: tempfile::TempDir,
-}
-
-fn message(job: &str, event: &str, text: &str) -> NewMessage {
-    NewMessage {
-        instance: Some("p".into()),
-        job: Some(job.into()),
-        event: Some(event.into()),
-        message: Some(text.into()),
-    }
-}
-
-fn in_database_jobs(c: &mut Client) {
-    // NIGHTLY_LOAD: one run a day for 60 days, 100 + i seconds long; the run of day 50 failed
-    // in its second step.
-    exec(
-        c,
-        "INSERT INTO jobmon.job_log (owner, job_name, start_time, end_time, status, pid)
-         SELECT 'etl', 'NIGHTLY_LOAD', now() - (60 - i) * interval '1 day',
-                now() - (60 - i) * interval '1 day' + (100 + i) * interval '1 second',
-                CASE WHEN i = 50 THEN 'CRITICAL' ELSE 'OK' END, 1000 + i
-           FROM generate_series(0, 59) i;
-         INSERT INTO jobmon.job_detail (job_id, action, start_time, end_time, elapsed_time, status, message)
-         SELECT l.job_id, s.action, l.start_time, l.start_time + interval '50 seconds', 50, s.status, s.message
-           FROM jobmon.job_log l
-          CROSS JOIN (VALUES (1, 'extract', 'OK', '1200 rows'),
-                             (2, 'transform', 'CRITICAL', 'ORA-01555: snapshot too old'),
-                             (3, 'load', 'OK', 'skipped')) s(n, action, status, message)
-          WHERE l.job_name = 'NIGHTLY_LOAD' AND l.status = 'CRITICAL'
-          ORDER BY s.n;
-         INSERT INTO jobmon.job_log (owner, job_name, start_time, end_time, status, pid)
-         VALUES ('web', '<script>alert(1)</script>', now() - interval '2 hours',
-                 now() - interval '2 hours' + interval '5 seconds', 'OK', 42),
-                ('etl', 'LATE_JOB', now() - interval '3 hours',
-                 now() - interval '3 hours' + interval '1 minute', 'OK', 43);
-         INSERT INTO jobmon.job_check_config (job_name, warn_threshold, error_threshold, active)
-         VALUES ('LATE_JOB', interval '1 hour', interval '2 hours', true);",
-    );
-    // Through the API: three failed runs in a row, and one still running.
-    for _ in 0..3 {
-        let id: i64 = c
-            .query_one("SELECT jobmon.add_job('FAILING_JOB')", &[])
-            .unwrap()
-            .get(0);
-        let step: i64 = c
-            .query_one("SELECT jobmon.add_step($1, 'copy files')", &[&id])
-            .unwrap()
-            .get(0);
-        c.execute(
-            "SELECT jobmon.update_step($1, 'CRITICAL', 'disk full')",
-            &[&step],
-        )
-        .unwrap();
-        c.execute("SELECT jobmon.fail_job($1)", &[&id]).unwrap();
-    }
-    c.query_one("SELECT jobmon.add_job('RUNNING_JOB')", &[])
-        .unwrap();
-}
-
-impl History {
-    fn new(label: &str) -> History {
-        let db = TestDb::new(label);
-        let dir = tempdir();
-        in_database_jobs(&mut db.connect());
-        let queue = dir.path().join("queue.sqlite");
-        let mut q = Queue::open_or_create(&queue).expect("queue");
-        q.add_all(&[
-            message("backup", "STARTED", "begin"),
-            message("backup", "ERROR", "tape <b>jammed</b>"),
-            message("backup", "SUCCESS", "done"),
-        ])
-        .expect("fill the queue");
-        let h = History { db, dir };
-        let config = h.config("");
-        let out = run_once(BIN, &config);
-        assert!(
-            out.status.success(),
-            "run --once: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        h
-    }
-
-    /// The configuration: the database, the source and two tracked jobs (backup, with a
-    /// timeout; report, daily and never started), and `[web]` with `web` added.
-    fn config(&self, web: &str) -> PathBuf {
-        let c = cluster();
-        let queue = self.dir.path().join("queue.sqlite");
-        let text = format!(
-            "[global]\ntime_zone = \"UTC\"\n\n[database]\nhost = \"127.0.0.1\"\nport = {}\nuser = {}\ndbname = {}\n\n\
-             [[sources]]\nname = \"src\"\nlocal_queue = {}\n\n\
-             [[jobs]]\nname = \"backup\"\nenv = \"p\"\ntimeout = \"30m\"\ncyclic = {{ interval = \"1h\" }}\n\n\
-             [[jobs]]\nname = \"report\"\nenv = \"p\"\ndaily = {{ start = \"00:01\", start_max_delay = \"10m\" }}\n\n\
-             [web]\nlisten = \"127.0.0.1:0\"\npage_size = {PAGE}\n{web}\n",
-            c.port,
-            toml_str(&c.superuser),
-            toml_str(&self.db.name),
-            toml_str(&queue.to_string_lossy()),
-        );
-        let path = self.dir.path().join(format!("web{}.toml", web.len()));
-        fs::write(&path, text).expect("write the config");
-        path
-    }
-
-    fn start(&self, web: &str) -> WebServer {
-        let config = self.config(web);
-        WebServer::start(BIN, &config, &self.dir.path().join("web.log"))
-            .unwrap_or_else(|f| panic!("web did not start: {f:?}"))
-    }
-
-    /// Every job name the dashboard must list, with its state as the database says it.
-    fn expected_states(&self) -> BTreeMap<String, Option<String>> {
-        let mut c = self.db.connect();
-        let mut out = BTreeMap::new();
-        for r in c
-            .query("SELECT DISTINCT job_name FROM jobmon.job_log", &[])
-            .unwrap()
-        {
-            out.insert(r.get(0), None);
-        }
-        for r in c
-            .query("SELECT job_name, state FROM jobmon.tracker_job_state", &[])
-            .unwrap()
-        {
-            out.insert(r.get(0), Some(r.get(1)));
-        }
-        out
-    }
-
-    fn job_id(&self, name: &str, status: &str) -> i64 {
-        self.db
-            .connect()
-            .query_one(
-                "SELECT max(job_id) FROM jobmon.job_log WHERE job_name = $1 AND status = $2",
-                &[&name, &status],
-            )
-            .unwrap()
-            .get(0)
-    }
-}
 
 fn api_jobs(web: &WebServer, query: &str) -> Vec<serde_json::Value> {
     let r = web.get(&format!("/api/jobs?{query}"));
@@ -179,7 +32,7 @@ fn names(jobs: &[serde_json::Value]) -> Vec<String> {
 
 #[test]
 fn overview_lists_every_job_with_its_state_paged_and_filtered() {
-    let h = History::new("web_overview");
+    let h = History::new(BIN, PAGE, "web_overview");
     let web = h.start("");
     let expected = h.expected_states();
     let first = web.get("/api/jobs").json();
@@ -245,7 +98,7 @@ fn overview_lists_every_job_with_its_state_paged_and_filtered() {
 
 #[test]
 fn job_page_pages_runs_newest_first_with_a_duration_chart() {
-    let h = History::new("web_job");
+    let h = History::new(BIN, PAGE, "web_job");
     let web = h.start("");
     let failed = h.job_id("NIGHTLY_LOAD", "CRITICAL");
     let mut starts = Vec::new();
@@ -301,7 +154,7 @@ fn job_page_pages_runs_newest_first_with_a_duration_chart() {
 
 #[test]
 fn run_page_shows_the_steps_with_the_failed_one_highlighted() {
-    let h = History::new("web_run");
+    let h = History::new(BIN, PAGE, "web_run");
     let web = h.start("");
     let failed = h.job_id("NIGHTLY_LOAD", "CRITICAL");
     let page = web.get(&format!("/run/{failed}"));
@@ -343,7 +196,7 @@ fn run_page_shows_the_steps_with_the_failed_one_highlighted() {
 
 #[test]
 fn a_job_named_like_a_script_is_shown_as_text() {
-    let h = History::new("web_escape");
+    let h = History::new(BIN, PAGE, "web_escape");
     let web = h.start("");
     for path in [
         "/?name=script".to_owned(),
@@ -376,7 +229,7 @@ fn a_job_named_like_a_script_is_shown_as_text() {
 
 #[test]
 fn timeline_health_metrics_and_assets() {
-    let h = History::new("web_misc");
+    let h = History::new(BIN, PAGE, "web_misc");
     let web = h.start("");
     let t = web.get("/api/timeline?range=24h").json();
     let from = t["from"].as_str().unwrap().to_owned();
@@ -406,8 +259,18 @@ fn timeline_health_metrics_and_assets() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|j| j["job_name"] == "REPORT__P");
-    assert!(report.is_none(), "report never ran: no lane");
+        .find(|j| j["job_name"] == "REPORT__P")
+        .expect("a tracked job has a lane without runs");
+    assert!(report["runs"].as_array().unwrap().is_empty());
+    let deadlines = report["deadlines"].as_array().unwrap();
+    assert!(
+        matches!(deadlines.len(), 6 | 7),
+        "daily over a week: {deadlines:?}"
+    );
+    for d in deadlines {
+        let d = d.as_str().unwrap();
+        assert!(d.contains("T00:11:00"), "00:01 UTC plus 10 min: {d}");
+    }
     let page = web.get("/timeline?range=7d");
     assert!(page.body.contains("<svg class=\"chart timeline\""));
     assert!(page.body.contains("class=\"bar failed\""));
@@ -460,7 +323,7 @@ fn basic(user: &str, password: &str) -> String {
 
 #[test]
 fn an_exposed_address_needs_tls_and_authentication_or_insecure() {
-    let h = History::new("web_exposed");
+    let h = History::new(BIN, PAGE, "web_exposed");
     let config = h.config("listen = \"0.0.0.0:0\"");
     // The table has `listen` twice otherwise: write it without the first.
     let text = fs::read_to_string(&config)
@@ -496,7 +359,7 @@ fn an_exposed_address_needs_tls_and_authentication_or_insecure() {
 
 #[test]
 fn basic_authentication_refuses_missing_and_wrong_passwords() {
-    let h = History::new("web_basic");
+    let h = History::new(BIN, PAGE, "web_basic");
     let users = users_file(h.dir.path(), "ana", "c0rrect horse");
     let web = h.start(&format!(
         "users_file = {}",
@@ -535,7 +398,7 @@ fn basic_authentication_refuses_missing_and_wrong_passwords() {
 
 #[test]
 fn tls_serves_https_and_refuses_plain_http() {
-    let h = History::new("web_tls");
+    let h = History::new(BIN, PAGE, "web_tls");
     let pki = Pki::new(&h.dir.path().join("pki"));
     pki.leaf("web", "localhost", Some("DNS:localhost,IP:127.0.0.1"));
     let users = users_file(h.dir.path(), "ana", "pw");
@@ -585,7 +448,7 @@ fn tls_serves_https_and_refuses_plain_http() {
 
 #[test]
 fn a_proxy_header_counts_only_from_the_trusted_proxies() {
-    let h = History::new("web_proxy");
+    let h = History::new(BIN, PAGE, "web_proxy");
     let web = h.start("auth_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.1\"]");
     assert_eq!(web.get("/").status, 403);
     let ok = get(web.addr, "/", &[("X-Remote-User", "carol")]);

@@ -95,7 +95,8 @@ pub fn timeline(
     zone: Zone,
 ) -> Markup {
     let span = (until - from).num_seconds().max(1) as f64;
-    let plot_w = W + 200.0 - NAME_W;
+    // A run that started just now still shows: a margin on the right.
+    let plot_w = W + 200.0 - NAME_W - 12.0;
     let x = |t: DateTime<Utc>| {
         NAME_W + ((t - from).num_seconds() as f64 / span).clamp(0.0, 1.0) * plot_w
     };
@@ -122,7 +123,7 @@ pub fn timeline(
                     @let x1 = x(r.end.unwrap_or(now));
                     a href=(format!("/run/{id}")) {
                         rect class=(format!("bar {}", outcome.class())) x=(x0) y=(top + 4.0)
-                            width=((x1 - x0).max(2.0)) height=(LANE_H - 8.0) {
+                            width=((x1 - x0).max(3.0)) height=(LANE_H - 8.0) {
                             title { (lane.job_name) " run " (id) ": " (format::time(zone, r.start))
                                 ", " (outcome.class()) }
                         }
@@ -134,8 +135,9 @@ pub fn timeline(
                     }
                 }
             }
-            @for t in &ticks {
-                text.tick x=(x(*t)) y=(height - 6.0) text-anchor="middle" {
+            @for (i, t) in ticks.iter().enumerate() {
+                text.tick x=(x(*t)) y=(height - 6.0)
+                    text-anchor=(match i { 0 => "start", 4 => "end", _ => "middle" }) {
                     (format::time(zone, *t).get(5..16).unwrap_or(""))
                 }
             }

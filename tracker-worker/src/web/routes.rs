@@ -532,6 +532,13 @@ async fn timeline_data(app: &App, q: TimelineQuery, json: bool) -> Result<Timeli
             });
         }
     }
+    // Tracked jobs without a run in the range still show their deadlines.
+    for name in app.tracked.keys() {
+        if !lanes.iter().any(|l| &l.job_name == name) {
+            lanes.push(lane(app, name, from, until));
+        }
+    }
+    lanes.sort_by(|a, b| a.job_name.cmp(&b.job_name));
     Ok(TimelineData {
         range,
         from,
