@@ -2,11 +2,13 @@
 //! 1.5.0's dblink mechanism (scenario 1), eight clients logging at once (2),
 //! check_job_status() on a million job_log rows (3), jobmon-tracker's ingest of a queue file
 //! against a raw COPY, locally and over SSH (4, in tracker/ingest.rs), and its rule engine and
-//! daemon memory (5, in tracker/rules_memory.rs). It starts its own cluster through the test
+//! daemon memory (5, in tracker/rules_memory.rs), and the dashboard over 10,000 jobs and
+//! 10,000,000 job_log rows (6, in web/mod.rs). It starts its own cluster through the test
 //! harness and prints Markdown tables of medians with min/max and ratios against baselines
 //! measured in the same run. Run it as `bash tests/bench.sh [options]` (see `--help`).
 
 mod tracker;
+mod web;
 
 use jobmon_tests::{
     backend_pid, background_pids, cluster, error_text, psql_file, wait_until, TestDb,
@@ -25,14 +27,15 @@ const CHECK_WINDOW_SQL: &str = include_str!("check_job_status_window.sql");
 
 const USAGE: &str = "\
 usage: bash tests/bench.sh [--scenarios LIST] [--runs N] [--seconds S] [--quick]
-  --scenarios LIST  comma-separated scenario numbers (default 1,2,3,4,5):
+  --scenarios LIST  comma-separated scenario numbers (default 1,2,3,4,5,6):
                     1 logging call overhead, 2 eight clients logging, 3 check_job_status
                     on a million rows, 4 jobmon-tracker ingest (local queue and SSH),
-                    5 jobmon-tracker rule engine and daemon memory
+                    5 jobmon-tracker rule engine and daemon memory, 6 the dashboard over
+                    10,000 jobs and 10,000,000 job_log rows
   --runs N          pgbench runs per figure in scenario 1 (default 5; scenario 2 uses
                     max(3, N/2))
   --seconds S       length of one pgbench run in scenario 1 (default 2; scenario 2: 2*S)
-  --quick           --runs 3 --seconds 1, and scenarios 4 and 5 at a tenth of the issue's
+  --quick           --runs 3 --seconds 1, and scenarios 4, 5 and 6 at a tenth of the issue's
                     sizes with fewer runs (a smoke test, not for the README)";
 
 struct Options {
@@ -46,7 +49,7 @@ struct Options {
 impl Options {
     fn parse() -> Result<Options, String> {
         let mut options = Options {
-            scenarios: vec![1, 2, 3, 4, 5],
+            scenarios: vec![1, 2, 3, 4, 5, 6],
             runs: 5,
             seconds: 2,
             quick: false,
@@ -65,8 +68,8 @@ impl Options {
                     options.scenarios = list
                         .split(',')
                         .map(|s| match s.trim().parse::<u32>() {
-                            Ok(n) if (1..=5).contains(&n) => Ok(n),
-                            _ => Err(format!("--scenarios: {s:?} is not 1 to 5\n{USAGE}")),
+                            Ok(n) if (1..=6).contains(&n) => Ok(n),
+                            _ => Err(format!("--scenarios: {s:?} is not 1 to 6\n{USAGE}")),
                         })
                         .collect::<Result<_, _>>()?;
                 }
@@ -187,6 +190,7 @@ fn run(options: &Options, report: &mut String) -> Result<(), String> {
             (3, _) => scenario_3(report)?,
             (4, _) => tracker::ingest::scenario_4(options, report)?,
             (5, _) => tracker::rules_memory::scenario_5(options, report)?,
+            (6, _) => web::scenario_6(options.quick, report)?,
             (n, _) => return Err(format!("no scenario {n}")),
         }
         writeln!(

@@ -460,3 +460,51 @@ fn a_proxy_header_counts_only_from_the_trusted_proxies() {
         403
     );
 }
+
+#[test]
+fn a_read_only_role_is_enough() {
+    let h = History::new(BIN, PAGE, "web_read_only");
+    let role = h.db.create_role("web", "");
+    // The grants of the README's dashboard section.
+    h.db.connect()
+        .batch_execute(&format!(
+            "GRANT USAGE ON SCHEMA jobmon TO \"{role}\";
+             GRANT SELECT ON jobmon.job_log, jobmon.job_detail, jobmon.job_check_log,
+                   jobmon.job_check_config, jobmon.job_status_text, jobmon.tracker_job_state
+                   TO \"{role}\";
+             GRANT SELECT ON jobmon.tracker_message, jobmon.tracker_source TO \"{role}\";
+             GRANT pg_read_all_stats TO \"{role}\";"
+        ))
+        .unwrap();
+    let config = h.config("");
+    let superuser = format!("user = {}", toml_str(&jobmon_tests::cluster().superuser));
+    let text = fs::read_to_string(&config).unwrap().replacen(
+        &superuser,
+        &format!("user = {}", toml_str(&role)),
+        1,
+    );
+    fs::write(&config, text).unwrap();
+    let web = WebServer::start(BIN, &config, &h.dir.path().join("ro.log"))
+        .unwrap_or_else(|f| panic!("{f:?}"));
+    let failed = h.job_id("NIGHTLY_LOAD", "CRITICAL");
+    for path in [
+        "/".to_owned(),
+        "/api/jobs?state=CRITICAL".to_owned(),
+        "/job?name=NIGHTLY_LOAD".to_owned(),
+        format!("/run/{failed}"),
+        "/timeline?range=7d".to_owned(),
+        "/metrics".to_owned(),
+    ] {
+        let r = web.get(&path);
+        assert_eq!(r.status, 200, "{path} as {role}: {}", r.body);
+    }
+    assert_eq!(
+        web.get("/api/jobs").json()["total"],
+        h.expected_states().len()
+    );
+    // And it cannot write: the role has no INSERT anywhere.
+    let mut c = h.db.connect_as(&role);
+    assert!(c
+        .batch_execute("INSERT INTO jobmon.job_check_config (job_name, warn_threshold, error_threshold) VALUES ('X', '1h', '2h')")
+        .is_err());
+}
