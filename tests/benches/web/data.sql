@@ -5,8 +5,27 @@
 -- 100th job still open. Three steps for each job's five latest runs (job_detail's size does
 -- not change a per-run probe of its job_id index); 500 active job_check_config rows with
 -- thresholds of a day, and the job_check_log rows the triggers would have left. Triggers
--- are skipped while loading (session_replication_role).
+-- are skipped while loading (session_replication_role), and job_log's indexes built after it.
 SET session_replication_role = replica;
+SET maintenance_work_mem = '256MB';
+
+-- job_log's indexes are dropped for the load and built again after it from their own
+-- definitions (a sorted build is many times faster than 10,000,000 inserts into each).
+CREATE TEMP TABLE saved_indexes AS
+SELECT indexdef FROM pg_catalog.pg_indexes
+ WHERE schemaname = 'jobmon' AND tablename = 'job_log' AND indexname <> 'job_log_job_id_pkey';
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT indexname FROM pg_catalog.pg_indexes
+              WHERE schemaname = 'jobmon' AND tablename = 'job_log'
+                AND indexname <> 'job_log_job_id_pkey'
+    LOOP
+        EXECUTE format('DROP INDEX jobmon.%I', r.indexname);
+    END LOOP;
+END
+$$;
 
 CREATE FUNCTION pg_temp.bad(n integer, i integer) RETURNS boolean
     LANGUAGE sql IMMUTABLE
@@ -30,6 +49,16 @@ SELECT (n - 1)::bigint * r.runs + i, 'bench', 'BENCH_JOB_' || lpad(n::text, 5, '
 
 SELECT setval('jobmon.job_log_job_id_seq', (SELECT max(job_id) FROM jobmon.job_log));
 
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT indexdef FROM saved_indexes LOOP
+        EXECUTE r.indexdef;
+    END LOOP;
+END
+$$;
+
 INSERT INTO jobmon.job_detail (job_id, action, start_time, end_time, elapsed_time, status, message)
 SELECT l.job_id, 'step ' || k, l.start_time, l.end_time, 1, coalesce(l.status, 'RUNNING'), 'bench step'
   FROM jobmon.job_log l
@@ -46,8 +75,10 @@ SELECT 'BENCH_JOB_' || lpad(n::text, 5, '0'), interval '1 day', interval '2 days
 INSERT INTO jobmon.job_check_log (job_id, job_name, alert_code)
 SELECT l.job_id, l.job_name, 3
   FROM jobmon.job_log l
+  JOIN (SELECT job_name, max(start_time) FILTER (WHERE status = 'OK') AS last_ok
+          FROM jobmon.job_log
+         GROUP BY job_name) o ON o.job_name = l.job_name
  WHERE l.status = 'CRITICAL'
-   AND l.start_time > coalesce((SELECT max(o.start_time) FROM jobmon.job_log o
-                                 WHERE o.job_name = l.job_name AND o.status = 'OK'), '-infinity');
+   AND l.start_time > coalesce(o.last_ok, '-infinity');
 
 SET session_replication_role = DEFAULT;
