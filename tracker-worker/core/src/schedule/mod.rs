@@ -176,6 +176,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn next_due_times() {
+        use chrono::TimeZone;
+        let utc = |h, m| chrono::Utc.with_ymd_and_hms(2026, 7, 1, h, m, 0).unwrap();
+        let zone = Zone::Named(chrono_tz::Europe::Berlin);
+        let cyclic = Schedule::Cyclic {
+            interval: Duration::from_secs(3600),
+        };
+        assert_eq!(
+            cyclic.next_due(zone, Some(utc(10, 0)), utc(10, 20)),
+            Some(utc(11, 0))
+        );
+        // Overdue: due now, not in the past.
+        assert_eq!(
+            cyclic.next_due(zone, Some(utc(8, 0)), utc(10, 20)),
+            Some(utc(10, 20))
+        );
+        assert_eq!(cyclic.next_due(zone, None, utc(10, 20)), Some(utc(10, 20)));
+        let daily = Schedule::Daily {
+            start: TimeOfDay::parse("02:30").unwrap(),
+            start_max_delay: Duration::from_secs(600),
+        };
+        // 02:30 in Berlin (CEST, UTC+2) is 00:30 UTC: the next one is tomorrow's.
+        let next = daily.next_due(zone, None, utc(10, 0)).unwrap();
+        assert_eq!(
+            next,
+            chrono::Utc.with_ymd_and_hms(2026, 7, 2, 0, 30, 0).unwrap()
+        );
+        let cron = Schedule::Cron {
+            expression: CronExpr::parse("0 12 * * *").unwrap(),
+            start_max_delay: Duration::from_secs(600),
+        };
+        assert_eq!(cron.next_due(zone, None, utc(9, 0)), Some(utc(10, 0)));
+    }
+
+    #[test]
     fn times_of_day() {
         assert_eq!(TimeOfDay::parse("2:30").unwrap().to_string(), "02:30");
         assert_eq!(TimeOfDay::parse("04:00:00").unwrap().to_string(), "04:00");
