@@ -48,7 +48,7 @@ fn the_dashboard_benchmark_data_is_as_described() {
     );
     let critical: i64 = r.get(3);
     assert!(
-        critical >= 30 && critical < 300,
+        (30..300).contains(&critical),
         "about 1% plus 30: {critical}"
     );
     assert!(r.get::<_, bool>(4) && r.get::<_, bool>(5));
