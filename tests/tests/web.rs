@@ -7,12 +7,14 @@
 //! header from elsewhere, plain HTTP on the TLS port.
 
 use jobmon_tests::tls::Pki;
-use jobmon_tests::tracker::toml_str;
+use jobmon_tests::tracker::{toml_str, TrackerProcess};
+use jobmon_tests::wait_until;
 use jobmon_tests::web::{get, get_tls, raw_exchange, History, WebServer};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
 const XSS: &str = "<script>alert(1)</script>";
@@ -507,4 +509,32 @@ fn a_read_only_role_is_enough() {
     assert!(c
         .batch_execute("INSERT INTO jobmon.job_check_config (job_name, warn_threshold, error_threshold) VALUES ('X', '1h', '2h')")
         .is_err());
+}
+
+#[test]
+fn run_serves_the_dashboard_beside_the_daemon() {
+    let h = History::new(BIN, PAGE, "web_in_run");
+    let config = h.config("");
+    let log = h.dir.path().join("run.log");
+    let mut tracker = TrackerProcess::spawn(BIN, &config, &log);
+    let mut url = None;
+    let found = wait_until(Duration::from_secs(30), || {
+        url = tracker.log_text().lines().find_map(|l| {
+            l.split("run: dashboard at http://")
+                .nth(1)
+                .map(str::to_owned)
+        });
+        url.is_some()
+    });
+    assert!(found, "no dashboard line: {}", tracker.log_text());
+    let addr: std::net::SocketAddr = url.unwrap().trim_end_matches('/').parse().unwrap();
+    let jobs = get(addr, "/api/jobs?name=backup", &[]).json();
+    assert_eq!(jobs["jobs"][0]["job_name"], "BACKUP__P");
+    tracker.signal(libc::SIGTERM);
+    let status = tracker.wait_exit(Duration::from_secs(30)).expect("exits");
+    assert!(status.success(), "{status:?}: {}", tracker.log_text());
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "still listening"
+    );
 }

@@ -53,6 +53,9 @@ pub enum Command {
     /// the configuration (an invalid one is logged and the running one kept) and reopens the
     /// log file. Logs go to stderr (the journal under systemd) or global.log_file; the
     /// environment variable JOBMON_TRACKER_LOG overrides the level (e.g. "debug").
+    /// With a [web] table it also serves the dashboard (see `web`; not with --once); the
+    /// [web] settings take effect at a restart, not at SIGHUP.
+    ///
     /// Exit status: 0 after a signal or with --once, 1 when it cannot start (e.g. an invalid
     /// configuration), 2 for a wrong command line.
     Run(RunArgs),

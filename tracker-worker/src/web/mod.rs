@@ -91,14 +91,38 @@ fn tracked_jobs(config: &Config) -> HashMap<String, TrackedJob> {
 /// `jobmon-tracker web -c FILE`: serves until SIGTERM or SIGINT.
 pub fn run(config_path: &Path) -> Result<(), String> {
     let loaded = config::load(config_path).map_err(|e| e.to_string())?;
-    let config = loaded.config;
+    init_logging(&loaded.config);
+    let server = prepare(&loaded.config, config_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    // The line scripts and tests wait for (with port 0 it names the port chosen).
+    eprintln!("jobmon-tracker web: dashboard at {}", server.url());
+    runtime.block_on(server.serve(shutdown()));
+    tracing::info!("dashboard stopped");
+    Ok(())
+}
+
+/// A dashboard ready to serve: its settings checked, its users and TLS files read and its
+/// address bound, so that whatever cannot work fails before anything runs.
+pub struct Server {
+    app: Arc<App>,
+    listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    url: String,
+}
+
+/// Prepares the dashboard of `config`'s `[web]` table (`config_path` names the file in
+/// errors); also what `run` calls when the table is present.
+pub fn prepare(config: &Config, config_path: &Path) -> Result<Server, String> {
     let Some(web) = config.web.clone() else {
         return Err(format!(
             "{}: no [web] table; add one to serve the dashboard, e.g.\n[web]\nlisten = \"127.0.0.1:8470\"",
             config_path.display()
         ));
     };
-    init_logging(&config);
     let pg = pg_config(&config.database, &ProcessEnv)
         .map_err(|e| format!("{}: {e}", config_path.display()))?;
     let auth = match &web.auth {
@@ -119,36 +143,48 @@ pub fn run(config_path: &Path) -> Result<(), String> {
             "web.insecure = true: the dashboard is served without the TLS or authentication that an address reachable from other hosts needs"
         );
     }
+    let listener = std::net::TcpListener::bind(web.listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| format!("cannot listen on {}: {e}", web.listen))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {}: {e}", web.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let app = Arc::new(App {
         zone: Zone::from(web.time_zone.or(config.global.time_zone)),
-        tracked: tracked_jobs(&config),
+        tracked: tracked_jobs(config),
         auth: Arc::new(auth),
         pg,
-        web: web.clone(),
-        config,
+        web,
+        config: config.clone(),
         dashboard: Mutex::new(None),
         store: Mutex::new(None),
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(web.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", web.listen))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| format!("cannot listen on {}: {e}", web.listen))?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        // The line scripts and tests wait for (with port 0 it names the port chosen).
-        eprintln!("jobmon-tracker web: dashboard at {scheme}://{local}/");
-        tracing::info!(url = %format!("{scheme}://{local}/"), "dashboard listening");
-        server::serve(listener, routes::router(app), tls, shutdown()).await;
-        tracing::info!("dashboard stopped");
-        Ok(())
+    Ok(Server {
+        app,
+        listener,
+        tls,
+        url: format!("{scheme}://{local}/"),
     })
+}
+
+impl Server {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves until `shutdown` resolves; must run inside a tokio runtime.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
+        let listener = match tokio::net::TcpListener::from_std(self.listener) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "the dashboard cannot use its socket");
+                return;
+            }
+        };
+        tracing::info!(url = %self.url, "dashboard listening");
+        server::serve(listener, routes::router(self.app), self.tls, shutdown).await;
+    }
 }
 
 /// SIGTERM or SIGINT.
