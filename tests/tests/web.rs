@@ -446,6 +446,19 @@ fn tls_serves_https_and_refuses_plain_http() {
     // A certificate the client does not trust: the handshake fails.
     let other = Pki::new(&h.dir.path().join("other"));
     assert!(get_tls(addr, &other.path("ca.crt"), "localhost", "/", &[]).is_err());
+    drop(web);
+
+    // A key others may read is refused at the start, as libpq refuses one.
+    jobmon_tests::tls::set_mode(&pki.path("web.key"), 0o644);
+    let err = WebServer::start(BIN, &config, &h.dir.path().join("open-key.log"))
+        .err()
+        .expect("refused");
+    assert_eq!(err.code, Some(1));
+    assert!(
+        err.stderr.contains("has group or world access"),
+        "{}",
+        err.stderr
+    );
 }
 
 #[test]

@@ -46,6 +46,13 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
             cert.display()
         ));
     }
+    // The rule libpq applies to a client key, one rule for every key the tracker reads.
+    let meta = std::fs::metadata(key)
+        .map_err(|e| format!("{}: cannot read the TLS private key: {e}", key.display()))?;
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        crate::store::tls::check_key_permissions(key, meta.uid(), meta.mode())?;
+    }
     let key_der = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("{}: cannot read the TLS private key: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
