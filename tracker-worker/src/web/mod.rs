@@ -4,6 +4,7 @@
 //! tracker's states. It only reads ([`crate::store::dashboard`]); what it may expose is
 //! decided by the `[web]` table (loopback unless TLS and authentication are configured).
 
+mod api;
 mod auth;
 mod chart;
 mod format;

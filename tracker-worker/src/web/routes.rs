@@ -1,15 +1,16 @@
-//! The routes: each page and its `/api/` twin read the same rows, so the JSON is what the
-//! page shows. Query parameters are checked (a wrong one is a 400 naming it); a database
-//! that cannot be reached is a 503 with the reason.
+//! The routes: each page and its `/api/` twin ([`super::api`]) read the same rows through
+//! the `*_data` functions here, so the JSON is what the page shows. Query parameters are
+//! checked (a wrong one is a 400 naming it); a database that cannot be reached is a 503
+//! with the reason.
 
 use super::auth::Refusal;
 use super::chart::{Lane, LaneRun};
-use super::format::{self, Outcome};
+use super::format::Outcome;
 use super::pages::{self, View, RANGES, STATES};
 use super::server::{self, Peer};
-use super::App;
+use super::{api, App};
 use crate::monitor::Monitor;
-use crate::store::dashboard::{JobRow, Step};
+use crate::store::dashboard::Step;
 use crate::store::{Store, StoreError};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -18,10 +19,10 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::sync::Arc;
 
-type Shared = State<Arc<App>>;
+pub(super) type Shared = State<Arc<App>>;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -29,10 +30,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/job", get(job_page))
         .route("/run/{id}", get(run_page))
         .route("/timeline", get(timeline_page))
-        .route("/api/jobs", get(overview_api))
-        .route("/api/job", get(job_api))
-        .route("/api/run/{id}", get(run_api))
-        .route("/api/timeline", get(timeline_api))
+        .route("/api/jobs", get(api::overview))
+        .route("/api/job", get(api::job))
+        .route("/api/run/{id}", get(api::run))
+        .route("/api/timeline", get(api::timeline))
         .route("/metrics", get(metrics))
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script))
@@ -44,7 +45,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// A failed request, as HTML for pages and JSON for the API.
-struct Failure {
+pub(super) struct Failure {
     status: StatusCode,
     message: String,
     json: bool,
@@ -221,7 +222,7 @@ async fn metrics(State(app): Shared) -> Response {
 }
 
 #[derive(Deserialize)]
-struct OverviewQuery {
+pub(super) struct OverviewQuery {
     name: Option<String>,
     state: Option<String>,
     page: Option<String>,
@@ -241,14 +242,18 @@ fn page_number(json: bool, page: Option<&str>) -> Result<i64, Failure> {
     }
 }
 
-struct OverviewData {
-    data: crate::store::dashboard::Overview,
-    name: String,
-    state: String,
-    page: i64,
+pub(super) struct OverviewData {
+    pub(super) data: crate::store::dashboard::Overview,
+    pub(super) name: String,
+    pub(super) state: String,
+    pub(super) page: i64,
 }
 
-async fn overview_data(app: &App, q: OverviewQuery, json: bool) -> Result<OverviewData, Failure> {
+pub(super) async fn overview_data(
+    app: &App,
+    q: OverviewQuery,
+    json: bool,
+) -> Result<OverviewData, Failure> {
     let state = q.state.unwrap_or_default().to_ascii_uppercase();
     if !state.is_empty() && !STATES.contains(&state.as_str()) {
         return Err(Failure::bad_request(
@@ -273,7 +278,11 @@ async fn overview_data(app: &App, q: OverviewQuery, json: bool) -> Result<Overvi
 }
 
 impl App {
-    fn next_due(&self, job_name: &str, last_start: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    pub(super) fn next_due(
+        &self,
+        job_name: &str,
+        last_start: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
         self.tracked
             .get(job_name)
             .and_then(|t| t.schedule.next_due(self.zone, last_start, Utc::now()))
@@ -304,58 +313,20 @@ async fn overview_page(
     ))
 }
 
-#[derive(Serialize)]
-struct ApiJob<'a> {
-    #[serde(flatten)]
-    job: &'a JobRow,
-    last_run_outcome: Option<Outcome>,
-    next_due: Option<DateTime<Utc>>,
-    url: String,
-}
-
-async fn overview_api(
-    State(app): Shared,
-    Query(q): Query<OverviewQuery>,
-) -> Result<Response, Failure> {
-    let d = overview_data(&app, q, true).await?;
-    let jobs: Vec<ApiJob> = d
-        .data
-        .jobs
-        .iter()
-        .map(|j| ApiJob {
-            job: j,
-            last_run_outcome: j
-                .last_run
-                .as_ref()
-                .map(|r| Outcome::of(r.status.as_deref(), r.end_time)),
-            next_due: app.next_due(&j.job_name, j.last_run.as_ref().map(|r| r.start_time)),
-            url: format!("/job?name={}", pages::query_escape(&j.job_name)),
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "total": d.data.total,
-        "page": d.page,
-        "per_page": app.web.page_size,
-        "counts": d.data.counts,
-        "jobs": jobs,
-    }))
-    .into_response())
-}
-
 #[derive(Deserialize)]
-struct JobQuery {
+pub(super) struct JobQuery {
     name: Option<String>,
     page: Option<String>,
 }
 
-struct JobData {
-    name: String,
-    head: crate::store::dashboard::JobHead,
-    runs: Vec<crate::store::dashboard::JobRun>,
-    page: i64,
+pub(super) struct JobData {
+    pub(super) name: String,
+    pub(super) head: crate::store::dashboard::JobHead,
+    pub(super) runs: Vec<crate::store::dashboard::JobRun>,
+    pub(super) page: i64,
 }
 
-async fn job_data(app: &App, q: JobQuery, json: bool) -> Result<JobData, Failure> {
+pub(super) async fn job_data(app: &App, q: JobQuery, json: bool) -> Result<JobData, Failure> {
     let name = q
         .name
         .filter(|n| !n.is_empty())
@@ -397,42 +368,7 @@ async fn job_page(State(app): Shared, Query(q): Query<JobQuery>) -> Result<Html<
     ))
 }
 
-async fn job_api(State(app): Shared, Query(q): Query<JobQuery>) -> Result<Response, Failure> {
-    let d = job_data(&app, q, true).await?;
-    let now = Utc::now();
-    let tracked = app.tracked.get(&d.name);
-    let runs: Vec<serde_json::Value> = d
-        .runs
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "job_id": r.run.job_id,
-                "owner": r.owner,
-                "start_time": r.run.start_time,
-                "end_time": r.run.end_time,
-                "status": r.run.status,
-                "outcome": Outcome::of(r.run.status.as_deref(), r.run.end_time),
-                "duration_seconds": format::seconds(r.run.start_time, r.run.end_time, now),
-                "errors": r.errors,
-                "url": format!("/run/{}", r.run.job_id),
-            })
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "job_name": d.name,
-        "runs_total": d.head.runs,
-        "page": d.page,
-        "per_page": app.web.page_size,
-        "tracked_state": d.head.tracked_state,
-        "tracked_text": d.head.tracked_text,
-        "schedule": tracked.map(|t| t.schedule_words.clone()),
-        "timeout_seconds": tracked.and_then(|t| t.timeout).map(|t| t.as_secs_f64()),
-        "runs": runs,
-    }))
-    .into_response())
-}
-
-async fn run_data(
+pub(super) async fn run_data(
     app: &App,
     id: &str,
     json: bool,
@@ -455,53 +391,27 @@ async fn run_page(State(app): Shared, Path(id): Path<String>) -> Result<Html<Str
     Ok(Html(pages::run(&view(&app), &head, &steps).into_string()))
 }
 
-async fn run_api(State(app): Shared, Path(id): Path<String>) -> Result<Response, Failure> {
-    let (head, steps) = run_data(&app, &id, true).await?;
-    let steps: Vec<serde_json::Value> = steps
-        .iter()
-        .map(|s| {
-            let mut v = serde_json::to_value(s).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.insert(
-                    "failed".into(),
-                    format::step_failed(s.status.as_deref()).into(),
-                );
-            }
-            v
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "job_id": head.run.job_id,
-        "job_name": head.job_name,
-        "owner": head.owner,
-        "pid": head.pid,
-        "start_time": head.run.start_time,
-        "end_time": head.run.end_time,
-        "status": head.run.status,
-        "outcome": Outcome::of(head.run.status.as_deref(), head.run.end_time),
-        "duration_seconds": format::seconds(head.run.start_time, head.run.end_time, Utc::now()),
-        "steps": steps,
-    }))
-    .into_response())
-}
-
 #[derive(Deserialize)]
-struct TimelineQuery {
+pub(super) struct TimelineQuery {
     range: Option<String>,
 }
 
 /// At most this many runs on the timeline (the latest of the range).
 const TIMELINE_RUNS: i64 = 5000;
 
-struct TimelineData {
-    range: String,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-    lanes: Vec<Lane>,
-    truncated: bool,
+pub(super) struct TimelineData {
+    pub(super) range: String,
+    pub(super) from: DateTime<Utc>,
+    pub(super) until: DateTime<Utc>,
+    pub(super) lanes: Vec<Lane>,
+    pub(super) truncated: bool,
 }
 
-async fn timeline_data(app: &App, q: TimelineQuery, json: bool) -> Result<TimelineData, Failure> {
+pub(super) async fn timeline_data(
+    app: &App,
+    q: TimelineQuery,
+    json: bool,
+) -> Result<TimelineData, Failure> {
     let range = q.range.unwrap_or_else(|| "24h".into());
     let hours = RANGES
         .iter()
@@ -600,33 +510,4 @@ async fn timeline_page(
         )
         .into_string(),
     ))
-}
-
-async fn timeline_api(
-    State(app): Shared,
-    Query(q): Query<TimelineQuery>,
-) -> Result<Response, Failure> {
-    let d = timeline_data(&app, q, true).await?;
-    let jobs: Vec<serde_json::Value> = d
-        .lanes
-        .iter()
-        .map(|l| {
-            serde_json::json!({
-                "job_name": l.job_name,
-                "deadlines": l.deadlines,
-                "quiet_window": l.quiet.map(|q| q.to_string()),
-                "runs": l.runs.iter().map(|r| serde_json::json!({
-                    "job_id": r.job_id, "start_time": r.start, "end_time": r.end, "outcome": r.outcome,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "range": d.range,
-        "from": d.from,
-        "until": d.until,
-        "truncated": d.truncated,
-        "jobs": jobs,
-    }))
-    .into_response())
 }
