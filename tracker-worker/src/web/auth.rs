@@ -7,14 +7,87 @@ use std::net::IpAddr;
 use std::path::Path;
 
 /// The checked configuration of [`tracker_core::model::WebAuth`], with the users loaded.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Auth {
     None,
-    Users(HashMap<String, Hash>),
+    Users(Users),
     ProxyHeader {
         header: String,
         proxies: Vec<IpAddr>,
     },
+}
+
+/// The users file, and the credentials recently found right: a browser sends them with
+/// every request (the page, its stylesheet, its script), and a deliberately slow hash per
+/// request would make each page cost three. Remembered for [`VERIFIED_FOR`] as an HMAC
+/// under a key made at start, so memory holds nothing a fast guess could be checked against.
+pub struct Users {
+    hashes: HashMap<String, Hash>,
+    key: [u8; 32],
+    verified: std::sync::Mutex<HashMap<Vec<u8>, (String, std::time::Instant)>>,
+}
+
+/// How long a successful check is remembered; a changed users file needs a restart anyway.
+pub const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+/// At most this many remembered credentials (the oldest go first).
+const VERIFIED_MAX: usize = 1000;
+
+/// The user names only: neither hashes nor the key belong in a log.
+impl std::fmt::Debug for Users {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.debug_struct("Users")
+            .field("users", &self.hashes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Users {
+    pub fn new(hashes: HashMap<String, Hash>) -> Result<Users, String> {
+        let mut key = [0u8; 32];
+        openssl::rand::rand_bytes(&mut key).map_err(|e| format!("no random key: {e}"))?;
+        Ok(Users {
+            hashes,
+            key,
+            verified: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn mac(&self, value: &str) -> Option<Vec<u8>> {
+        let key = openssl::pkey::PKey::hmac(&self.key).ok()?;
+        let mut signer =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).ok()?;
+        signer.update(value.as_bytes()).ok()?;
+        signer.sign_to_vec().ok()
+    }
+
+    /// The user an `Authorization` value names, if its password is right.
+    fn check(&self, value: &str) -> Result<String, Refusal> {
+        let (user, password) = basic_credentials(value).ok_or(Refusal::NoCredentials)?;
+        let mac = self.mac(value);
+        let now = std::time::Instant::now();
+        let verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((known, at)) = mac.as_ref().and_then(|m| verified.get(m)) {
+            if now.duration_since(*at) < VERIFIED_FOR {
+                return Ok(known.clone());
+            }
+        }
+        // Not under the lock: the hash is the slow part.
+        drop(verified);
+        match self.hashes.get(&user) {
+            Some(hash) if verify(hash, &password) => {
+                let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+                verified.retain(|_, (_, at)| now.duration_since(*at) < VERIFIED_FOR);
+                if verified.len() >= VERIFIED_MAX {
+                    verified.clear();
+                }
+                if let Some(m) = mac {
+                    verified.insert(m, (user.clone(), now));
+                }
+                Ok(user)
+            }
+            _ => Err(Refusal::WrongCredentials),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -135,11 +208,7 @@ impl Auth {
             Auth::None => Ok(None),
             Auth::Users(users) => {
                 let value = header("authorization").ok_or(Refusal::NoCredentials)?;
-                let (user, password) = basic_credentials(&value).ok_or(Refusal::NoCredentials)?;
-                match users.get(&user) {
-                    Some(hash) if verify(hash, &password) => Ok(Some(user)),
-                    _ => Err(Refusal::WrongCredentials),
-                }
+                users.check(&value).map(Some)
             }
             Auth::ProxyHeader {
                 header: name,
@@ -178,7 +247,7 @@ mod tests {
         let argon = hash_password("s3cret").unwrap();
         let bc = bcrypt::hash("other", 4).unwrap();
         let users = parse_users(&format!("# users\nana:{argon}\n\nbob:{bc}\n")).unwrap();
-        let auth = Auth::Users(users);
+        let auth = Auth::Users(Users::new(users).unwrap());
         let with = |v: Option<String>| {
             move |name: &str| (name == "authorization").then(|| v.clone()).flatten()
         };

@@ -128,7 +128,7 @@ pub fn prepare(config: &Config, config_path: &Path) -> Result<Server, String> {
         .map_err(|e| format!("{}: {e}", config_path.display()))?;
     let auth = match &web.auth {
         WebAuth::None => Auth::None,
-        WebAuth::UsersFile(f) => Auth::Users(auth::load_users(f)?),
+        WebAuth::UsersFile(f) => Auth::Users(auth::Users::new(auth::load_users(f)?)?),
         WebAuth::ProxyHeader { header, proxies } => Auth::ProxyHeader {
             header: header.clone(),
             proxies: proxies.clone(),
