@@ -56,7 +56,7 @@ fn web(out: &mut String, config: &Config) {
     let _ = writeln!(out, "  authentication: {auth}");
     if w.insecure {
         out.push_str(
-            "  insecure = true: served without TLS or authentication where configured so\n",
+            "  insecure = true: an address beyond loopback is served even without TLS or authentication\n",
         );
     }
     let _ = writeln!(

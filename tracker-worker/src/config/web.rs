@@ -75,13 +75,13 @@ pub(super) fn convert(raw: Option<RawWeb>, problems: &mut Vec<Problem>) -> Optio
     let insecure = w.insecure.unwrap_or(false);
     if !listen.ip().is_loopback() && !insecure && (tls.is_none() || auth == WebAuth::None) {
         let lacking = match (tls.is_none(), auth == WebAuth::None) {
-            (true, true) => "TLS and authentication",
-            (true, false) => "TLS",
-            _ => "authentication",
+            (true, true) => "TLS and authentication are",
+            (true, false) => "TLS is",
+            _ => "authentication is",
         };
         problems.push(Problem::new(
             web_key(key!(RawWeb::listen)),
-            format!("{listen} is reachable from other hosts but {lacking} is not configured; set `tls_cert` and `tls_key`, and `users_file` or `auth_header` with `trusted_proxies`, or `insecure = true` to serve it anyway"),
+            format!("{listen} is reachable from other hosts but {lacking} not configured; set `tls_cert` and `tls_key`, and `users_file` or `auth_header` with `trusted_proxies`, or `insecure = true` to serve it anyway"),
         ));
     }
     let page_size = w.page_size.unwrap_or(defaults::WEB_PAGE_SIZE);
