@@ -295,9 +295,12 @@ $$;
 
 
 /*
- * Deletes job_log rows (and, by cascade, their job_detail rows) that started before
- * now() - p_interval, logging the purge as a job of its own. The deletion is part of the
- * caller's transaction; only the log of it is autonomous.
+ * Deletes job_log rows (and, by cascade, their job_detail rows and tracker messages) that
+ * started at or before now() - p_interval, logging the purge as a job of its own. The rows
+ * go in batches of 1,000 runs, each committed on its own through the background connection,
+ * so no lock is held for longer than one batch however many millions there are; a purge
+ * that is interrupted keeps the batches it committed, and the caller's rollback does not
+ * bring them back (1.5.0 deleted in one statement of the caller's transaction).
  */
 CREATE FUNCTION @extschema@.job_log_clear(p_interval interval) RETURNS void
     LANGUAGE plpgsql
@@ -308,6 +311,9 @@ DECLARE
     v_job_id    bigint;
     v_step_id   bigint;
     v_rowcount  bigint;
+    v_batch     bigint;
+    v_after     timestamptz := '-infinity';
+    c_batch_size CONSTANT integer := 1000;
 BEGIN
     IF p_interval IS NULL THEN
         RAISE EXCEPTION 'p_interval must not be NULL'
@@ -321,12 +327,15 @@ BEGIN
         v_step_id := @extschema@.add_step(v_job_id,
                          'Purging pg_jobmon job logs older than ' || v_boundary);
 
-        -- Never this purge's own job: with p_interval <= 0 it would qualify, and deleting it
-        -- here would leave the background session waiting on our row lock to log the result.
-        DELETE FROM @extschema@.job_log
-         WHERE start_time <= v_boundary
-           AND job_id <> v_job_id;
-        GET DIAGNOSTICS v_rowcount = ROW_COUNT;
+        -- Never this purge's own job: with p_interval <= 0 it would qualify. A batch short
+        -- of the limit means nothing older is left.
+        v_rowcount := 0;
+        LOOP
+            SELECT b.deleted, coalesce(b.last_start, v_after) INTO v_batch, v_after
+              FROM @extschema@._job_log_clear_batch(v_boundary, v_job_id, c_batch_size, v_after) b;
+            v_rowcount := v_rowcount + v_batch;
+            EXIT WHEN v_batch < c_batch_size;
+        END LOOP;
 
         IF v_rowcount > 0 THEN
             RAISE NOTICE 'Deleted % rows from job_log and associated rows in job_detail', v_rowcount;

@@ -368,3 +368,29 @@ AS $$
       FROM tracker_instance t
      WHERE now() - t.evaluated_at > t.stale_after
 $$;
+
+-- Deleting runs deletes their tracker messages (job_log_clear, or a DELETE of your own). A
+-- trigger, not a foreign key on tracker_message.job_id: a foreign key would check and lock
+-- the run for every message the tracker stores (the per-row cost _tracker_add_steps avoids
+-- for job_detail), and 2.0.0 databases may hold messages of runs deleted before 2.1.0,
+-- which a foreign key would refuse. Once per statement, with the deleted runs as a
+-- transition table, so a batch of runs costs one index probe per run. Messages left by
+-- deletes this does not see (TRUNCATE, session_replication_role = replica) are purged by
+-- the tracker's retention (README: Retention). SECURITY DEFINER: whoever may delete runs
+-- needs no rights on the tracker's tables.
+CREATE FUNCTION @extschema@._tracker_forget_runs() RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = @extschema@, pg_temp
+AS $$
+BEGIN
+    DELETE FROM @extschema@.tracker_message m
+     WHERE m.job_id = ANY (ARRAY(SELECT g.job_id FROM gone g));
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER job_log_forget_tracker_messages_trig
+    AFTER DELETE ON @extschema@.job_log
+    REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION @extschema@._tracker_forget_runs();

@@ -12,6 +12,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=$(cd "${1:-$ROOT/target/packages}" && pwd)
 source "$ROOT/tests/pg-majors.sh"
 VERSION=$(sed -n 's/^version = "\([0-9.]*\)"/\1/p' "$ROOT/pg_jobmon/Cargo.toml" | head -1)
+# The update scripts, 1.5.0 -> ... -> VERSION: every package must carry the whole chain.
+mapfile -t UPDATE_SCRIPTS < <(cd "$ROOT/sql/upgrade" && ls pg_jobmon--*--*.sql)
 DEB_VERSION="$VERSION-1"
 ROOTS=/var/tmp/jobmon-pkg-roots
 passed=0 failed=0
@@ -40,7 +42,7 @@ for major in "${PG_SUPPORTED_MAJORS[@]}"; do
     files=$(dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|')
     check "PostgreSQL $major .deb: library in /usr/lib/postgresql/$major/lib" \
         grep -qx "/usr/lib/postgresql/$major/lib/pg_jobmon.so" <<<"$files"
-    for f in pg_jobmon.control "pg_jobmon--$VERSION.sql" "pg_jobmon--1.5.0--$VERSION.sql"; do
+    for f in pg_jobmon.control "pg_jobmon--$VERSION.sql" "${UPDATE_SCRIPTS[@]}"; do
         check "PostgreSQL $major .deb: $f in /usr/share/postgresql/$major/extension" \
             grep -qx "/usr/share/postgresql/$major/extension/$f" <<<"$files"
     done
@@ -69,7 +71,7 @@ for major in "${PG_SUPPORTED_MAJORS[@]}"; do
     files=$(rpm -qlp "$rpmf" 2>/dev/null)
     check "PostgreSQL $major RPM: library in /usr/pgsql-$major/lib" \
         grep -qx "/usr/pgsql-$major/lib/pg_jobmon.so" <<<"$files"
-    for f in pg_jobmon.control "pg_jobmon--$VERSION.sql" "pg_jobmon--1.5.0--$VERSION.sql"; do
+    for f in pg_jobmon.control "pg_jobmon--$VERSION.sql" "${UPDATE_SCRIPTS[@]}"; do
         check "PostgreSQL $major RPM: $f in /usr/pgsql-$major/share/extension" \
             grep -qx "/usr/pgsql-$major/share/extension/$f" <<<"$files"
     done

@@ -46,6 +46,24 @@ pub enum JobmonError {
         reason: String,
         overrides: Vec<&'static str>,
     },
+    /// The server has no free connection slot for the background session.
+    #[error("pg_jobmon could not open its background connection to {target}: {reason}")]
+    TooManyConnections { target: String, reason: String },
+    /// The server asked for a password and neither dblink_mapping_jobmon nor the password
+    /// file gave one; `why` says what was found where.
+    #[error("pg_jobmon could not open its background connection to {target}: the server asks for a password, and {why}")]
+    NoPassword {
+        target: String,
+        why: String,
+        passfile: Option<String>,
+    },
+    /// The password file may be read or written by others; libpq would ignore it.
+    #[error("pg_jobmon will not read the password file \"{path}\": it is accessible to group or others (mode {mode:04o})")]
+    PassfileInsecure { path: String, mode: u32 },
+    /// The local server is a hot standby and the target is the local server, which cannot
+    /// write the log rows.
+    #[error("the server is a hot standby: point jobmon.host at the primary")]
+    HotStandby,
     /// The established connection broke again right after the one transparent reconnect.
     #[error("pg_jobmon's background connection to {target} failed: {reason}")]
     Connection { target: String, reason: String },
@@ -85,6 +103,15 @@ impl JobmonError {
             JobmonError::UnresolvedHost { .. } | JobmonError::Connect { .. } => {
                 PgSqlErrorCode::ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
             }
+            JobmonError::NoPassword { .. } => {
+                PgSqlErrorCode::ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION
+            }
+            // What the server itself says when it has no slot left.
+            JobmonError::TooManyConnections { .. } => PgSqlErrorCode::ERRCODE_TOO_MANY_CONNECTIONS,
+            // The password file is a configuration file the superuser must correct.
+            JobmonError::PassfileInsecure { .. } => PgSqlErrorCode::ERRCODE_CONFIG_FILE_ERROR,
+            // What a standby says to any write.
+            JobmonError::HotStandby => PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
             JobmonError::Connection { .. } => PgSqlErrorCode::ERRCODE_CONNECTION_FAILURE,
             JobmonError::Remote { sqlstate, .. } => sqlstate_code(sqlstate),
             JobmonError::Interrupted => PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
@@ -125,6 +152,22 @@ impl JobmonError {
                  the bootstrap superuser). Correct or reset those settings; pg_hba.conf must admit the connection.",
                 overrides.join(", ")
             )),
+            JobmonError::TooManyConnections { .. } => Some(connection_slots_hint()),
+            JobmonError::NoPassword { passfile, .. } => Some(format!(
+                "Add a line host:port:database:user:password for this target to {}, \
+                 or name another file in the superuser setting jobmon.passfile; \
+                 or let pg_hba.conf admit the connection without a password (peer for the local socket).",
+                passfile.as_deref().map_or("a password file (mode 0600)".to_string(), |p| format!("\"{p}\" (mode 0600, owned by the server's OS user)"))
+            )),
+            JobmonError::PassfileInsecure { path, .. } => Some(format!(
+                "Run chmod 0600 \"{path}\": as libpq, pg_jobmon uses a password file only if no one but its owner (the server's OS user) can read it."
+            )),
+            JobmonError::HotStandby => Some(
+                "Log rows cannot be written on a standby, and pg_jobmon's background connection goes to this server by default. \
+                 Set jobmon.host and jobmon.port to the primary (e.g. ALTER DATABASE ... SET on the primary, which its standbys replay), \
+                 or put the primary in dblink_mapping_jobmon. check_job_status() and the show_* functions work here as they are."
+                    .into(),
+            ),
             JobmonError::Connection { .. } => Some(
                 "The background session ended twice in a row (terminated, or the server restarted). \
                  The next call opens a new one."
@@ -140,6 +183,16 @@ impl JobmonError {
             JobmonError::Remote { hint, .. } => hint.clone(),
             _ => None,
         }
+    }
+
+    /// The SQLSTATE, message and hint this error is raised with (for a writer, which
+    /// hands them to the caller instead of raising them itself).
+    pub fn parts(&self) -> (String, String, Option<String>) {
+        (
+            sqlstate_text(self.code() as i32),
+            self.to_string(),
+            self.hint(),
+        )
     }
 
     /// Raise this error in the calling backend. Never returns.
@@ -162,6 +215,31 @@ impl JobmonError {
     }
 }
 
+/// How many connection slots the server has, and what to change.
+fn connection_slots_hint() -> String {
+    let setting = |name: &std::ffi::CStr| unsafe {
+        let value = pgrx::pg_sys::GetConfigOption(name.as_ptr(), true, false);
+        (!value.is_null()).then(|| {
+            std::ffi::CStr::from_ptr(value)
+                .to_string_lossy()
+                .into_owned()
+        })
+    };
+    let mut slots = format!(
+        "The server has max_connections = {}, of which superuser_reserved_connections = {}",
+        setting(c"max_connections").unwrap_or_default(),
+        setting(c"superuser_reserved_connections").unwrap_or_default(),
+    );
+    // PostgreSQL 16 and later also reserve slots for pg_use_reserved_connections.
+    if let Some(reserved) = setting(c"reserved_connections") {
+        slots.push_str(&format!(" and reserved_connections = {reserved}"));
+    }
+    slots
+        + " are kept for privileged roles; each session that logs holds one more for its background connection. \
+           Raise max_connections, lower jobmon.background_idle_timeout so that idle background connections are given back sooner, \
+           or close idle sessions."
+}
+
 /// Where a bad setting can be corrected.
 fn setting_hint(setting: &str) -> String {
     match setting.split_once('.') {
@@ -176,6 +254,13 @@ fn setting_hint(setting: &str) -> String {
         ),
         _ => format!("Correct {setting}."),
     }
+}
+
+/// PostgreSQL's packed error code as its five characters (PGUNSIXBIT).
+pub fn sqlstate_text(code: i32) -> String {
+    (0..5)
+        .map(|i| (((code >> (6 * i)) & 0x3F) as u8 + b'0') as char)
+        .collect()
 }
 
 /// The five-character SQLSTATE as PostgreSQL's packed error code (MAKE_SQLSTATE).

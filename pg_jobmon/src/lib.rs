@@ -3,9 +3,11 @@
 //! survive the caller's rollback; everything else is SQL in ../sql.
 
 mod background;
+mod call;
 mod error;
 mod gucs;
 mod logging;
+mod writer;
 
 use pgrx::prelude::*;
 
@@ -23,7 +25,8 @@ extension_sql_file!(
         logging::update_step,
         logging::close_job,
         logging::fail_job,
-        logging::_set_job_status
+        logging::_set_job_status,
+        logging::_job_log_clear_batch
     ]
 );
 extension_sql_file!("../../sql/monitoring.sql", name = "monitoring", finalize);
@@ -36,8 +39,21 @@ extension_sql_file!(
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    no_rust_backtraces_in_errors();
     gucs::init();
     reserve_guc_prefix();
+    if writer::preloading() {
+        writer::init();
+    }
+}
+
+/// pgrx adds a Rust backtrace to the DETAIL of every error that passes through Rust code
+/// when the server's environment has RUST_BACKTRACE (a developer's shell, a service
+/// manager's default). A user must never see one: RUST_LIB_BACKTRACE=0 turns off the
+/// capture (std reads it first), while panics still report their message. Set before any
+/// capture can happen (std reads the variable once), in a process with no other thread.
+fn no_rust_backtraces_in_errors() {
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
 }
 
 /// Claims the `jobmon.` prefix, so that a misspelt `jobmon.*` setting is reported instead

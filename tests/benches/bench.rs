@@ -3,15 +3,17 @@
 //! check_job_status() on a million job_log rows (3), jobmon-tracker's ingest of a queue file
 //! against a raw COPY, locally and over SSH (4, in tracker/ingest.rs), and its rule engine and
 //! daemon memory (5, in tracker/rules_memory.rs), and the dashboard over 10,000 jobs and
-//! 10,000,000 job_log rows (6, in web/mod.rs). It starts its own cluster through the test
+//! 10,000,000 job_log rows (8, in web/mod.rs). It starts its own cluster through the test
 //! harness and prints Markdown tables of medians with min/max and ratios against baselines
 //! measured in the same run. Run it as `bash tests/bench.sh [options]` (see `--help`).
 
+mod retention;
 mod tracker;
 mod web;
 
 use jobmon_tests::{
-    backend_pid, background_pids, cluster, error_text, psql_file, wait_until, TestDb,
+    backend_pid, background_pids, cluster, configure_cluster, error_text, jobmon_client_backends,
+    psql_file, shared_mode, wait_until, writer_pids, ClusterSettings, TestDb,
 };
 use postgres::Client;
 use std::collections::BTreeMap;
@@ -27,15 +29,21 @@ const CHECK_WINDOW_SQL: &str = include_str!("check_job_status_window.sql");
 
 const USAGE: &str = "\
 usage: bash tests/bench.sh [--scenarios LIST] [--runs N] [--seconds S] [--quick]
-  --scenarios LIST  comma-separated scenario numbers (default 1,2,3,4,5,6):
+  --scenarios LIST  comma-separated scenario numbers (default 1,2,3,4,5):
                     1 logging call overhead, 2 eight clients logging, 3 check_job_status
                     on a million rows, 4 jobmon-tracker ingest (local queue and SSH),
-                    5 jobmon-tracker rule engine and daemon memory, 6 the dashboard over
-                    10,000 jobs and 10,000,000 job_log rows
+                    5 jobmon-tracker rule engine and daemon memory; not by default:
+                    6 sixty loggers at max_connections = 100, wait_for_commit = off and the
+                    writers' memory (with JOBMON_TEST_MODE=shared the cluster preloads
+                    pg_jobmon: scenarios 1, 2 and 6 then measure the shared writer),
+                    7 job_log_clear on 10,000,000 job_detail rows and the tracker's
+                    retention purge of 1,000,000 messages, each against one DELETE,
+                    8 the dashboard over 10,000 jobs and 10,000,000 job_log rows against
+                    the same statements in psql
   --runs N          pgbench runs per figure in scenario 1 (default 5; scenario 2 uses
                     max(3, N/2))
   --seconds S       length of one pgbench run in scenario 1 (default 2; scenario 2: 2*S)
-  --quick           --runs 3 --seconds 1, and scenarios 4, 5 and 6 at a tenth of the issue's
+  --quick           --runs 3 --seconds 1, and scenarios 4, 5 and 8 at a tenth of the issue's
                     sizes with fewer runs (a smoke test, not for the README)";
 
 struct Options {
@@ -49,7 +57,7 @@ struct Options {
 impl Options {
     fn parse() -> Result<Options, String> {
         let mut options = Options {
-            scenarios: vec![1, 2, 3, 4, 5, 6],
+            scenarios: vec![1, 2, 3, 4, 5],
             runs: 5,
             seconds: 2,
             quick: false,
@@ -68,8 +76,8 @@ impl Options {
                     options.scenarios = list
                         .split(',')
                         .map(|s| match s.trim().parse::<u32>() {
-                            Ok(n) if (1..=6).contains(&n) => Ok(n),
-                            _ => Err(format!("--scenarios: {s:?} is not 1 to 6\n{USAGE}")),
+                            Ok(n) if (1..=8).contains(&n) => Ok(n),
+                            _ => Err(format!("--scenarios: {s:?} is not 1 to 8\n{USAGE}")),
                         })
                         .collect::<Result<_, _>>()?;
                 }
@@ -142,6 +150,13 @@ fn progress(msg: &str) {
 }
 
 fn run(options: &Options, report: &mut String) -> Result<(), String> {
+    if options.scenarios.contains(&6) {
+        // Debian's default, at which the issue's sixty loggers ran out of connections.
+        configure_cluster(ClusterSettings {
+            shared: false,
+            conf: "max_connections = 100\n",
+        });
+    }
     let c = cluster();
     let mut admin = c.admin();
     // The harness runs its clusters without fsync (tests only need speed); figures at
@@ -167,16 +182,24 @@ fn run(options: &Options, report: &mut String) -> Result<(), String> {
     writeln!(
         report,
         "## pg_jobmon benchmark\n\n{} CPUs, load average {} at the start; {}; runs = {}, \
-         seconds per run = {}\n",
+         seconds per run = {}; mode: {}\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average(),
         settings.join(", "),
         options.runs,
-        options.seconds
+        options.seconds,
+        if shared_mode() {
+            "shared (the writer processes)"
+        } else {
+            "session (a background connection per session)"
+        }
     )
     .ok();
 
-    let needs_calls_db = options.scenarios.iter().any(|s| *s == 1 || *s == 2);
+    let needs_calls_db = options
+        .scenarios
+        .iter()
+        .any(|s| *s == 1 || *s == 2 || *s == 6);
     let calls_db = if needs_calls_db {
         Some(calls_database()?)
     } else {
@@ -190,7 +213,9 @@ fn run(options: &Options, report: &mut String) -> Result<(), String> {
             (3, _) => scenario_3(report)?,
             (4, _) => tracker::ingest::scenario_4(options, report)?,
             (5, _) => tracker::rules_memory::scenario_5(options, report)?,
-            (6, _) => web::scenario_6(options.quick, report)?,
+            (6, Some(db)) => scenario_6(options, db, report)?,
+            (7, _) => retention::scenario_7(report)?,
+            (8, _) => web::scenario_8(options.quick, report)?,
             (n, _) => return Err(format!("no scenario {n}")),
         }
         writeln!(
@@ -371,7 +396,36 @@ fn set_synchronous_commit(db: &TestDb, value: &str) -> Result<(), String> {
     cluster()
         .admin()
         .batch_execute(&sql)
-        .map_err(|e| error_text(&e))
+        .map_err(|e| error_text(&e))?;
+    if shared_mode() {
+        // The writers read the database's settings when they connect: make them connect
+        // again (they start at once and connect on the next call).
+        let mut observer = db.connect();
+        let writers = writers_of(&mut observer)?;
+        for pid in &writers {
+            observer
+                .execute("SELECT pg_terminate_backend($1)", &[pid])
+                .map_err(|e| error_text(&e))?;
+        }
+        wait_until(Duration::from_secs(10), || {
+            writers_of(&mut observer).is_ok_and(|w| w.iter().all(|p| !writers.contains(p)))
+        });
+    }
+    Ok(())
+}
+
+/// The writer processes connected to the observer's database (shared mode).
+fn writers_of(observer: &mut Client) -> Result<Vec<i32>, String> {
+    Ok(observer
+        .query(
+            "SELECT pid FROM pg_stat_activity
+              WHERE backend_type = 'pg_jobmon writer' AND datname = current_database()",
+            &[],
+        )
+        .map_err(|e| error_text(&e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 /// One line of scenario 1: a call, its plain-SQL equivalent and its 1.5.0 equivalent.
@@ -636,15 +690,30 @@ fn first_call_and_memory(db: &TestDb, report: &mut String) -> Result<(), String>
         .map_err(|e| error_text(&e))?
         .get(0);
     let mut observer = db.connect();
-    let background = background_pids(&mut observer, ours_pid);
-    let [bg_pid] = background[..] else {
-        return Err(format!(
-            "expected one background session for pid {ours_pid}, found {background:?}"
-        ));
+    let background = if shared_mode() {
+        writers_of(&mut observer)?
+    } else {
+        background_pids(&mut observer, ours_pid)
+    };
+    let bg_pid = match background[..] {
+        [pid] => pid,
+        [pid, ..] if shared_mode() => pid,
+        _ => {
+            return Err(format!(
+            "expected one background session (or writer) for pid {ours_pid}, found {background:?}"
+        ))
+        }
     };
     let mut rows = Vec::new();
     for (label, pid) in [
-        ("our background session", bg_pid),
+        (
+            if shared_mode() {
+                "a writer process (serves every session)"
+            } else {
+                "our background session"
+            },
+            bg_pid,
+        ),
         ("a session doing the same INSERTs itself", plain_pid),
         (
             "the remote session of a persistent dblink connection",
@@ -662,7 +731,7 @@ fn first_call_and_memory(db: &TestDb, report: &mut String) -> Result<(), String>
         report,
         "#### First call of a session and memory\n\n\
          | figure | median | min | max |\n|---|---:|---:|---:|\n\
-         | first `add_step` of a new session (opens the background connection) | {} | {} | {} |\n\
+         | first `add_step` of a new session (session mode: opens the background connection) | {} | {} | {} |\n\
          | second call, same session | {} | {} | {} |\n\
          | caller's private dirty memory grown by loading pg_jobmon.so | {:.0} kB | {:.0} kB | {:.0} kB |\n\
          | caller's private dirty memory grown by the first call after that | {:.0} kB | {:.0} kB | {:.0} kB |\n\n\
@@ -829,10 +898,15 @@ fn scenario_2(options: &Options, db: &TestDb, report: &mut String) -> Result<(),
         report,
         "\nServer CPU per call (one client, {CALLS} calls on a prepared statement, \
          synchronous_commit = off; from /proc/<pid>/schedstat):\n\n\
-         | statement | caller's backend | background session | total |\n|---|---:|---:|---:|\n{}\n\n\
+         | statement | caller's backend | {} | total |\n|---|---:|---:|---:|\n{}\n\n\
          When the {CLIENTS} clients keep both cores busy, `add_step` can reach at most about \
          {:.2} of the INSERT's throughput (CPU of plain INSERT / CPU of add_step; pgbench's own \
          CPU, the same for both, moves it a little towards 1).\n",
+        if shared_mode() {
+            "writers"
+        } else {
+            "background session"
+        },
         rows.join("\n"),
         totals["plain `INSERT`"] / totals["`add_step`"]
     )
@@ -874,18 +948,227 @@ fn cpu_per_call(db: &TestDb, sql: &str, with_id: bool, n: usize) -> Result<(f64,
         run(&mut c, i)?;
     }
     let mut observer = db.connect();
-    let background = background_pids(&mut observer, pid).first().copied();
+    // The background session, or in the shared mode every writer of the database.
+    let background = if shared_mode() {
+        writers_of(&mut observer)?
+    } else {
+        background_pids(&mut observer, pid)
+    };
     let caller0 = cpu_ns(pid)?;
-    let background0 = background.map(cpu_ns).transpose()?;
+    let background0: Vec<u64> = background
+        .iter()
+        .map(|p| cpu_ns(*p))
+        .collect::<Result<_, _>>()?;
     for i in 0..n {
         run(&mut c, i)?;
     }
     let caller = (cpu_ns(pid)? - caller0) as f64 / n as f64 / 1000.0;
-    let background = match (background, background0) {
-        (Some(b), Some(b0)) => (cpu_ns(b)? - b0) as f64 / n as f64 / 1000.0,
-        _ => 0.0,
-    };
-    Ok((caller, background))
+    let mut spent = 0u64;
+    for (p, before) in background.iter().zip(background0) {
+        spent += cpu_ns(*p)? - before;
+    }
+    Ok((caller, spent as f64 / n as f64 / 1000.0))
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 6: many sessions at max_connections = 100; the shared writer's own figures
+
+fn scenario_6(options: &Options, db: &TestDb, report: &mut String) -> Result<(), String> {
+    writeln!(
+        report,
+        "### Scenario 6: sixty loggers at max_connections = 100, wait_for_commit = off, the writers\n"
+    )
+    .ok();
+    sixty_loggers(db, report)?;
+    if !shared_mode() {
+        writeln!(
+            report,
+            "(jobmon.wait_for_commit and the writers' memory: shared mode only, \
+             `JOBMON_TEST_MODE=shared`.)\n"
+        )
+        .ok();
+        return Ok(());
+    }
+    no_wait(options, db, report)?;
+    writer_memory(db, report)
+}
+
+/// The issue's test: sixty sessions of a role that logs, each add_job, four seconds of
+/// work, add_step, close_job, all at once, on a server with max_connections = 100.
+fn sixty_loggers(db: &TestDb, report: &mut String) -> Result<(), String> {
+    const LOGGERS: usize = 60;
+    progress("scenario 6: sixty loggers at once");
+    let role = db.create_role("logger", "");
+    db.grant_logging_rights(&role);
+    let mut observer = db.connect();
+    let max_connections: String = observer
+        .query_one("SHOW max_connections", &[])
+        .map_err(|e| error_text(&e))?
+        .get(0);
+    let handles: Vec<_> = (0..LOGGERS)
+        .map(|i| {
+            let name = db.name.clone();
+            let role = role.clone();
+            std::thread::spawn(move || -> Result<(), (bool, String)> {
+                let mut c = cluster()
+                    .try_connect(&name, &role)
+                    .map_err(|e| (false, error_text(&e)))?;
+                let fail = |e: postgres::Error| (true, error_text(&e));
+                let job: i64 = c
+                    .query_one("SELECT jobmon.add_job($1)", &[&format!("loader {i}")])
+                    .map_err(fail)?
+                    .get(0);
+                std::thread::sleep(Duration::from_secs(4));
+                c.query_one("SELECT jobmon.add_step($1, 'loaded')", &[&job])
+                    .map_err(fail)?;
+                c.execute("SELECT jobmon.close_job($1)", &[&job])
+                    .map_err(fail)?;
+                Ok(())
+            })
+        })
+        .collect();
+    let (mut peak_ours, mut peak_clients) = (0i64, 0i64);
+    while handles.iter().any(|h| !h.is_finished()) {
+        peak_ours = peak_ours.max(jobmon_client_backends(&mut observer));
+        let clients: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+                &[],
+            )
+            .map_err(|e| error_text(&e))?
+            .get(0);
+        peak_clients = peak_clients.max(clients);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (mut logged, mut no_connection, mut failed) = (0, 0, 0);
+    let mut example = String::new();
+    for h in handles {
+        match h
+            .join()
+            .map_err(|_| "a logger thread panicked".to_string())?
+        {
+            Ok(()) => logged += 1,
+            Err((in_call, text)) => {
+                if in_call {
+                    failed += 1;
+                } else {
+                    no_connection += 1;
+                }
+                if example.is_empty() {
+                    example = text;
+                }
+            }
+        }
+    }
+    writeln!(
+        report,
+        "#### {LOGGERS} loggers at once, max_connections = {max_connections}\n\n\
+         | figure | value | target |\n|---|---:|---|\n\
+         | sessions that logged their whole job | {logged} of {LOGGERS} | {LOGGERS} of {LOGGERS}: {} |\n\
+         | sessions whose logging call failed | {failed} | |\n\
+         | sessions that could not connect at all | {no_connection} | |\n\
+         | peak client connections opened by pg_jobmon | {peak_ours} | 0: {} |\n\
+         | peak client backends in all | {peak_clients} | |\n\n{}",
+        verdict(logged == LOGGERS),
+        verdict(peak_ours == 0),
+        if example.is_empty() {
+            String::new()
+        } else {
+            format!("First error: `{example}`\n\n")
+        }
+    )
+    .ok();
+    Ok(())
+}
+
+/// One client at synchronous_commit = off: add_step waiting for its commit and with
+/// jobmon.wait_for_commit = off, against the plain INSERT, in the same run.
+fn no_wait(options: &Options, db: &TestDb, report: &mut String) -> Result<(), String> {
+    let nowait_db = calls_database()?;
+    cluster()
+        .admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET jobmon.wait_for_commit = off",
+            nowait_db.name
+        ))
+        .map_err(|e| error_text(&e))?;
+    set_synchronous_commit(db, "off")?;
+    set_synchronous_commit(&nowait_db, "off")?;
+    let select_1 = script!("select_1");
+    let insert = script!("insert");
+    let add_step = script!("add_step");
+    let mut plain = Vec::new();
+    let mut waiting = Vec::new();
+    let mut queued = Vec::new();
+    for run in 0..options.runs {
+        progress(&format!(
+            "scenario 6, wait_for_commit, run {}/{}",
+            run + 1,
+            options.runs
+        ));
+        let base = pgbench(&db.name, &select_1, 1, options.seconds)?.latency_ms;
+        plain.push(pgbench(&db.name, &insert, 1, options.seconds)?.latency_ms - base);
+        waiting.push(pgbench(&db.name, &add_step, 1, options.seconds)?.latency_ms - base);
+        let base = pgbench(&nowait_db.name, &select_1, 1, options.seconds)?.latency_ms;
+        queued.push(pgbench(&nowait_db.name, &add_step, 1, options.seconds)?.latency_ms - base);
+    }
+    set_synchronous_commit(db, "default")?;
+    let (p, w, q) = (stats(&plain), stats(&waiting), stats(&queued));
+    writeln!(
+        report,
+        "#### One client, synchronous_commit = off: waiting for the commit or not\n\n\
+         Overhead over `SELECT 1`, median (min-max) of {} runs of {} s.\n\n\
+         | call | overhead | x plain `INSERT` | target |\n|---|---:|---:|---|\n\
+         | plain `INSERT` | {} ({}-{}) | 1 | |\n\
+         | `add_step`, jobmon.wait_for_commit = on | {} ({}-{}) | {} | at most 2.5x: {} |\n\
+         | `add_step`, jobmon.wait_for_commit = off | {} ({}-{}) | {} | below 1x: {} |\n",
+        options.runs,
+        options.seconds,
+        ms(p.median),
+        ms(p.min),
+        ms(p.max),
+        ms(w.median),
+        ms(w.min),
+        ms(w.max),
+        ratio(w.median / p.median),
+        verdict(w.median / p.median <= 2.5),
+        ms(q.median),
+        ms(q.min),
+        ms(q.max),
+        ratio(q.median / p.median),
+        verdict(q.median < p.median)
+    )
+    .ok();
+    Ok(())
+}
+
+/// Resident and private memory of each writer process connected to `db`, after 1,000
+/// more calls (a writer shows in pg_stat_activity once connected).
+fn writer_memory(db: &TestDb, report: &mut String) -> Result<(), String> {
+    let mut observer = db.connect();
+    for _ in 0..1000 {
+        observer
+            .query_one("SELECT jobmon.add_step(1, 'memory')", &[])
+            .map_err(|e| error_text(&e))?;
+    }
+    let mut rows = Vec::new();
+    for pid in writer_pids(&mut observer) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+        let rss = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        rows.push(format!("| {pid} | {rss} | {} kB |", private_kb(pid)?));
+    }
+    writeln!(
+        report,
+        "#### The writer processes\n\n| writer pid | resident (VmRSS, incl. shared buffers it touched) | private dirty |\n|---|---:|---:|\n{}\n",
+        rows.join("\n")
+    )
+    .ok();
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -36,6 +36,33 @@ const CRASH_MARKERS: &[&str] = &[
 ];
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+/// How pg_jobmon writes its log rows in the clusters the tests start (and
+/// `JOBMON_TEST_CONF` adds lines to their postgresql.conf):
+/// `JOBMON_TEST_MODE=shared` preloads the library (the writer processes), anything else
+/// (the default, `session`) leaves it to each session's background connection.
+pub fn shared_mode() -> bool {
+    match CLUSTER_SETTINGS.get() {
+        Some(settings) if settings.shared => true,
+        _ => std::env::var("JOBMON_TEST_MODE").is_ok_and(|m| m == "shared"),
+    }
+}
+
+/// Settings of this test binary's cluster beyond the harness's own.
+pub struct ClusterSettings {
+    /// Preload the library (shared mode) whatever JOBMON_TEST_MODE says.
+    pub shared: bool,
+    /// Lines appended to postgresql.conf.
+    pub conf: &'static str,
+}
+
+static CLUSTER_SETTINGS: OnceLock<ClusterSettings> = OnceLock::new();
+
+/// Chooses the settings of this binary's cluster; call it before anything starts the
+/// cluster (every test of a binary that needs it calls it first: the first call wins).
+pub fn configure_cluster(settings: ClusterSettings) {
+    let _ = CLUSTER_SETTINGS.set(settings);
+}
 static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Starts a detached shell that runs `cleanup` once this test process has ended, however
@@ -82,6 +109,17 @@ pub struct Cluster {
     pub superuser: String,
     /// Server tools must run as the `postgres` OS user (initdb refuses root).
     run_as_postgres: bool,
+    /// Variables added to the environment of the server and its tools.
+    env: Vec<(String, String)>,
+}
+
+/// How a cluster a test starts for itself differs from the default test cluster.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClusterSetup<'a> {
+    /// Lines appended to postgresql.conf.
+    pub conf: &'a str,
+    /// Variables added to the server's environment.
+    pub env: &'a [(&'a str, &'a str)],
 }
 
 /// The cluster of this test binary, started on first use.
@@ -200,6 +238,11 @@ impl Cluster {
     /// Starts a cluster of the given installation (with the extension in its template
     /// database), removed when the test process ends.
     pub fn start(paths: PgPaths) -> Result<Cluster, String> {
+        Self::start_with(paths, ClusterSetup::default())
+    }
+
+    /// Starts a cluster as `start` does, with the settings and environment of `setup`.
+    pub fn start_with(paths: PgPaths, setup: ClusterSetup) -> Result<Cluster, String> {
         let control = paths.sharedir.join("extension/pg_jobmon.control");
         let library = paths.pkglibdir.join("pg_jobmon.so");
         for needed in [&control, &library] {
@@ -214,6 +257,69 @@ impl Cluster {
             }
         }
 
+        let mut cluster = Cluster::unstarted(
+            &paths.bindir,
+            paths.major,
+            &paths.pkglibdir,
+            &paths.libdir,
+            setup,
+        )?;
+        cluster.initdb(setup.conf)?;
+        cluster.start_on_a_free_port()?;
+        cluster.create_template()?;
+        Ok(cluster)
+    }
+
+    /// A streaming hot standby of this cluster (`pg_basebackup -R`), with its own
+    /// directory, socket and port, removed when the test process ends like every cluster.
+    pub fn start_standby_of(&self, setup: ClusterSetup) -> Result<Cluster, String> {
+        let mut standby = Cluster::unstarted(
+            &self.bindir,
+            self.major,
+            &self.pkglibdir,
+            &self.libdir,
+            setup,
+        )?;
+        let data = standby.data_dir.to_string_lossy().into_owned();
+        let port = self.port.to_string();
+        standby.run_tool(
+            "pg_basebackup",
+            &[
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                &self.superuser,
+            ],
+        )?;
+        // The copied configuration names the primary's socket directory; later lines win.
+        standby.append_conf(&format!(
+            "\n# standby of the cluster on port {}\nunix_socket_directories = '{}'\nhot_standby = on\n{}\n",
+            self.port,
+            standby.dir.display(),
+            setup.conf
+        ))?;
+        standby.start_on_a_free_port()?;
+        Ok(standby)
+    }
+
+    /// A cluster directory, owned by the server's OS user, with its watchdog; nothing in it.
+    fn unstarted(
+        bindir: &Path,
+        major: u32,
+        pkglibdir: &Path,
+        libdir: &Path,
+        setup: ClusterSetup,
+    ) -> Result<Cluster, String> {
         let run_as_postgres = is_root();
         let dir = tempfile::Builder::new()
             .prefix("jobmon-tests-")
@@ -225,51 +331,131 @@ impl Cluster {
         } else {
             current_os_user()
         };
-        let mut cluster = Cluster {
+        let cluster = Cluster {
             data_dir: dir.join("data"),
             log_path: dir.join("server.log"),
             dir,
-            bindir: paths.bindir,
-            major: paths.major,
-            pkglibdir: paths.pkglibdir.clone(),
-            libdir: paths.libdir.clone(),
+            bindir: bindir.to_path_buf(),
+            major,
+            pkglibdir: pkglibdir.to_path_buf(),
+            libdir: libdir.to_path_buf(),
             port: 0,
             superuser,
             run_as_postgres,
+            env: setup
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
-        if run_as_postgres {
-            let out = Command::new("chown")
-                .args(["-R", "postgres:"])
-                .arg(&cluster.dir)
-                .output()
-                .map_err(|e| format!("chown: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "chown of {}: {}",
-                    cluster.dir.display(),
-                    describe(&out)
-                ));
-            }
-        }
+        cluster.chown_to_server_user(&cluster.dir)?;
         // The watchdog goes first so that even a failed start leaves nothing behind.
         cluster.spawn_watchdog()?;
-        cluster.initdb()?;
+        Ok(cluster)
+    }
 
+    /// Gives a file or directory (recursively) to the OS user the server runs as.
+    fn chown_to_server_user(&self, path: &Path) -> Result<(), String> {
+        if !self.run_as_postgres {
+            return Ok(());
+        }
+        let out = Command::new("chown")
+            .args(["-R", "postgres:"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("chown: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("chown of {}: {}", path.display(), describe(&out)));
+        }
+        Ok(())
+    }
+
+    fn start_on_a_free_port(&mut self) -> Result<(), String> {
         let mut last_error = String::new();
         for _ in 0..3 {
-            cluster.port = free_port()?;
-            match cluster.pg_ctl_start() {
-                Ok(()) => {
-                    cluster.create_template()?;
-                    return Ok(cluster);
-                }
+            self.port = free_port()?;
+            match self.pg_ctl_start() {
+                Ok(()) => return Ok(()),
                 Err(e) => last_error = e,
             }
         }
         Err(format!(
             "could not start PostgreSQL {}: {last_error}",
-            cluster.major
+            self.major
         ))
+    }
+
+    /// Writes `contents` to `path` as a file of the server's OS user with the given mode.
+    pub fn write_server_file(&self, path: &Path, contents: &str, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        self.chown_to_server_user(path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+    }
+
+    /// A directory of the server's OS user, removed when the test process ends, e.g. for
+    /// a HOME of the server (make it before the cluster, to put it into its environment).
+    pub fn server_user_dir(prefix: &str) -> Result<PathBuf, String> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in("/tmp")
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+            .keep();
+        spawn_watchdog(&format!("rm -rf '{}'", dir.display()))?;
+        if is_root() {
+            let out = Command::new("chown")
+                .arg("postgres:")
+                .arg(&dir)
+                .output()
+                .map_err(|e| format!("chown: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("chown of {}: {}", dir.display(), describe(&out)));
+            }
+        }
+        Ok(dir)
+    }
+
+    /// Replaces pg_hba.conf and makes the server read it again.
+    pub fn set_hba(&self, text: &str) -> Result<(), String> {
+        let hba = self.data_dir.join("pg_hba.conf");
+        fs::write(&hba, text).map_err(|e| format!("write {}: {e}", hba.display()))?;
+        let data = self.data_dir.to_string_lossy().into_owned();
+        self.run_tool("pg_ctl", &["-D", &data, "reload"])
+            .map(|_| ())
+    }
+
+    /// Waits until `standby` has replayed everything this cluster has written so far.
+    pub fn wait_until_replayed_on(&self, standby: &Cluster) {
+        let lsn: String = self
+            .admin()
+            .query_one("SELECT pg_catalog.pg_current_wal_lsn()::text", &[])
+            .unwrap_or_else(|e| panic!("pg_current_wal_lsn(): {}", error_text(&e)))
+            .get(0);
+        let mut observer = standby.admin();
+        let replayed = wait_until(Duration::from_secs(60), || {
+            observer
+                .query_one(
+                    "SELECT pg_catalog.pg_last_wal_replay_lsn() >= $1::text::pg_lsn",
+                    &[&lsn],
+                )
+                .map(|r| r.get::<_, Option<bool>>(0) == Some(true))
+                .unwrap_or(false)
+        });
+        assert!(
+            replayed,
+            "the standby did not replay up to {lsn} within 60 s"
+        );
+    }
+
+    /// A database copied from the template that holds the extension (the name must be new).
+    pub fn create_database(&self, name: &str) {
+        self.admin()
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{name}\" TEMPLATE {TEMPLATE_DB}"
+            ))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {}", error_text(&e)));
     }
 
     /// A server program of this installation, run as the `postgres` OS user when the
@@ -278,7 +464,13 @@ impl Cluster {
         let path = self.bindir.join(program);
         let mut cmd = if self.run_as_postgres {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(path);
+            c.args(["-u", "postgres", "--"]);
+            if !self.env.is_empty() {
+                // runuser resets HOME and friends: set the setup's variables after it.
+                c.arg("env")
+                    .args(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+            }
+            c.arg(path);
             c
         } else {
             Command::new(path)
@@ -291,6 +483,7 @@ impl Cluster {
         // would add Rust backtraces to the DETAIL of errors raised inside the extension.
         cmd.env_remove("RUST_BACKTRACE")
             .env_remove("RUST_LIB_BACKTRACE");
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -342,7 +535,7 @@ impl Cluster {
         Ok(())
     }
 
-    fn initdb(&self) -> Result<(), String> {
+    fn initdb(&self, extra_conf: &str) -> Result<(), String> {
         let data = self.data_dir.to_string_lossy().into_owned();
         let mut args = vec![
             "-D",
@@ -365,13 +558,26 @@ impl Cluster {
              log_line_prefix = '%m [%p] %q%a@%d '\n\
              lc_messages = 'C'\n\
              fsync = off\n\
-             full_page_writes = off\n",
-            self.dir.display()
-        );
+             full_page_writes = off\n\
+             {extra_conf}\n{}",
+            self.dir.display(),
+            if shared_mode() {
+                "shared_preload_libraries = 'pg_jobmon'\n"
+            } else {
+                ""
+            }
+        ) + CLUSTER_SETTINGS.get().map_or("", |s| s.conf)
+            // Extra lines for a one-off run (e.g. the benchmark with jobmon.writers = 1).
+            + &std::env::var("JOBMON_TEST_CONF").unwrap_or_default()
+            + "\n";
+        self.append_conf(&settings)
+    }
+
+    fn append_conf(&self, settings: &str) -> Result<(), String> {
         let conf = self.data_dir.join("postgresql.conf");
         let mut text =
             fs::read_to_string(&conf).map_err(|e| format!("read {}: {e}", conf.display()))?;
-        text.push_str(&settings);
+        text.push_str(settings);
         fs::write(&conf, text).map_err(|e| format!("write {}: {e}", conf.display()))?;
         Ok(())
     }
@@ -431,15 +637,22 @@ impl Cluster {
         Ok(())
     }
 
-    fn try_connect(&self, dbname: &str, user: &str) -> Result<Client, postgres::Error> {
-        postgres::Config::new()
+    /// A connection over TCP (trust), or the error (e.g. too many clients).
+    pub fn try_connect(&self, dbname: &str, user: &str) -> Result<Client, postgres::Error> {
+        self.client_config(dbname, user).connect(NoTls)
+    }
+
+    /// The tests' connection parameters: TCP to this cluster, as `user`, no password.
+    pub fn client_config(&self, dbname: &str, user: &str) -> postgres::Config {
+        let mut config = postgres::Config::new();
+        config
             .host("127.0.0.1")
             .port(self.port)
             .user(user)
             .dbname(dbname)
             .application_name(CLIENT_APP)
-            .connect_timeout(Duration::from_secs(30))
-            .connect(NoTls)
+            .connect_timeout(Duration::from_secs(30));
+        config
     }
 
     /// A connection over TCP (trust) to `dbname` as `user`.
@@ -727,6 +940,70 @@ pub fn background_pids_in_db(observer: &mut Client, dbname: &str) -> Vec<i32> {
         .iter()
         .map(|r| r.get(0))
         .collect()
+}
+
+/// `backend_type` of pg_jobmon's writer processes (shared mode).
+pub const WRITER_BACKEND_TYPE: &str = "pg_jobmon writer";
+
+/// Pids of pg_jobmon's writer processes (shared mode) connected to the observer's
+/// database (a writer shows in pg_stat_activity once it is connected to one).
+pub fn writer_pids(observer: &mut Client) -> Vec<i32> {
+    observer
+        .query(
+            "SELECT pid FROM pg_stat_activity
+              WHERE backend_type = $1 AND datname = current_database() ORDER BY pid",
+            &[&WRITER_BACKEND_TYPE],
+        )
+        .expect("query pg_stat_activity")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Writers connected to the observer's database that wait for a lock.
+pub fn writers_in_lock_wait(observer: &mut Client) -> i64 {
+    observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE backend_type = $1 AND wait_event_type = 'Lock'
+                AND datname = current_database()",
+            &[&WRITER_BACKEND_TYPE],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or(0)
+}
+
+/// Client backends that pg_jobmon opened (its background connections), in any database.
+pub fn jobmon_client_backends(observer: &mut Client) -> i64 {
+    observer
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE backend_type = 'client backend' AND application_name LIKE 'pg_jobmon%'",
+            &[],
+        )
+        .expect("query pg_stat_activity")
+        .get(0)
+}
+
+/// For the tests of the background connection's settings in the shared mode, which has
+/// no such connection: after `setup` (settings or a dblink_mapping_jobmon row that would
+/// send the connection elsewhere or make it fail), a call is still written, through the
+/// writers, and no client connection of pg_jobmon exists.
+pub fn assert_shared_mode_ignores_connection_settings(db: &TestDb, setup: &str) {
+    assert!(shared_mode());
+    let mut c = db.connect();
+    exec(&mut c, "LOAD 'pg_jobmon'");
+    exec(&mut c, setup);
+    let job = add_job(&mut c, "written by the writers");
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM jobmon.job_log WHERE job_id = $1",
+            &[&job],
+        )
+        .expect("count job_log")
+        .get(0);
+    assert_eq!(n, 1);
+    assert_eq!(jobmon_client_backends(&mut c), 0);
 }
 
 /// The backend pid of a connection.

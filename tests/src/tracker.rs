@@ -165,6 +165,16 @@ impl Drop for TrackerProcess {
     }
 }
 
+/// Fails with the tracker's stderr unless it exited 0.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "tracker failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `bin run -c config --once`, to completion.
 pub fn run_once(bin: &str, config: &Path) -> Output {
     Command::new(bin)
@@ -272,9 +282,9 @@ pub fn grant_tracker_rights(db: &TestDb, role: &str) {
         .batch_execute(&format!(
             "GRANT USAGE ON SCHEMA jobmon TO \"{role}\";
              GRANT SELECT, INSERT, UPDATE ON jobmon.job_log, jobmon.job_detail,
-                   jobmon.tracker_source, jobmon.tracker_message TO \"{role}\";
-             GRANT SELECT, INSERT, UPDATE, DELETE ON jobmon.tracker_instance,
-                   jobmon.tracker_job_state TO \"{role}\";
+                   jobmon.tracker_source TO \"{role}\";
+             GRANT SELECT, INSERT, UPDATE, DELETE ON jobmon.tracker_message,
+                   jobmon.tracker_instance, jobmon.tracker_job_state TO \"{role}\";
              GRANT SELECT, INSERT, DELETE ON jobmon.job_check_log TO \"{role}\";
              GRANT SELECT ON jobmon.job_status_text, jobmon.job_check_config TO \"{role}\";
              GRANT USAGE ON SEQUENCE jobmon.job_log_job_id_seq, jobmon.job_detail_step_id_seq TO \"{role}\";

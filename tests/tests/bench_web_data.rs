@@ -1,4 +1,4 @@
-//! Scenario 6's data (tests/benches/web/data.sql) is what its comment says, checked at a
+//! Scenario 8's data (tests/benches/web/data.sql) is what its comment says, checked at a
 //! small size as a plain test (benchmark programs run no tests): the rows, the failures and
 //! open runs, the alert rows, and job_log's indexes, dropped for the load, all back.
 

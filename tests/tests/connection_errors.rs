@@ -2,7 +2,10 @@
 //! its own SQLSTATE (08xxx only when connecting itself failed) and a hint naming what to
 //! correct; and the session works again once the cause is gone.
 
-use jobmon_tests::{add_job, closed_port, cluster, error_text, exec, expect_sqlstate, TestDb};
+use jobmon_tests::{
+    add_job, assert_shared_mode_ignores_connection_settings, closed_port, cluster, error_text,
+    exec, expect_sqlstate, shared_mode, TestDb,
+};
 use postgres::error::SqlState;
 use postgres::Client;
 
@@ -51,6 +54,12 @@ fn library_called_where_the_extension_is_not_installed_raises_undefined_object_w
 #[test]
 fn bad_dblink_mapping_port_raises_invalid_parameter_value_naming_the_field() {
     let db = TestDb::new("connerr_mapping_port");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(
+            &db,
+            "INSERT INTO jobmon.dblink_mapping_jobmon (port) VALUES ('not-a-port')",
+        );
+    }
     let mut c = loaded_session(&db);
     for bad in ["not-a-port", "0", "70000"] {
         exec(&mut c, "DELETE FROM jobmon.dblink_mapping_jobmon");
@@ -97,6 +106,15 @@ fn out_of_range_jobmon_port_is_refused_by_set_naming_the_setting() {
 #[test]
 fn refused_connection_raises_unable_to_establish_naming_the_target_once() {
     let db = TestDb::new("connerr_refused");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(
+            &db,
+            &format!(
+                "SET jobmon.host = '127.0.0.1'; SET jobmon.port = {}",
+                closed_port()
+            ),
+        );
+    }
     let mut c = loaded_session(&db);
     let port = closed_port();
     exec(
@@ -137,6 +155,12 @@ fn refused_connection_raises_unable_to_establish_naming_the_target_once() {
 #[test]
 fn unresolvable_host_raises_unable_to_establish_naming_the_setting() {
     let db = TestDb::new("connerr_dns");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(
+            &db,
+            "SET jobmon.host = 'no-such-host.invalid'",
+        );
+    }
     let mut c = loaded_session(&db);
     exec(&mut c, "SET jobmon.host = 'no-such-host.invalid'");
     let err = expect_sqlstate(
@@ -157,6 +181,10 @@ fn unresolvable_host_raises_unable_to_establish_naming_the_setting() {
 #[test]
 fn dblink_mapping_table_of_another_shape_raises_object_not_in_prerequisite_state() {
     let db = TestDb::new("connerr_mapping_shape");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(&db, "ALTER TABLE jobmon.dblink_mapping_jobmon ALTER COLUMN port TYPE integer USING port::integer;
+             INSERT INTO jobmon.dblink_mapping_jobmon (port) VALUES (5432)");
+    }
     let mut c = loaded_session(&db);
     exec(
         &mut c,
@@ -195,6 +223,22 @@ fn background_session_terminated_again_after_the_reconnect_raises_connection_fai
          CREATE TRIGGER die_on_insert BEFORE INSERT ON jobmon.job_log
              FOR EACH ROW EXECUTE FUNCTION public.die_on_insert();",
     );
+    if shared_mode() {
+        // The writer that runs it terminates itself, the next writer too: the call fails
+        // once its request took down two writers, and the next call works.
+        let err = expect_sqlstate(
+            c.query_one("SELECT jobmon.add_job('die')", &[]),
+            SqlState::ADMIN_SHUTDOWN,
+        );
+        assert_eq!(
+            err.message,
+            "pg_jobmon's writer process exited twice while writing this call"
+        );
+        add_job(&mut c, "the next call is written");
+        assert_eq!(job_count(&mut c), 1, "the terminated tries wrote nothing");
+        mark.assert_no_crash_since();
+        return;
+    }
     let err = expect_sqlstate(
         c.query_one("SELECT jobmon.add_job('die')", &[]),
         SqlState::CONNECTION_FAILURE,

@@ -2,7 +2,8 @@
 //! rollback (non-transactional), sql_step/sql_job, job_log_clear and the show_* readers.
 
 use jobmon_tests::{
-    add_job, add_step, backend_alive, backend_pid, error_text, exec, wait_until, TestDb,
+    add_job, add_step, backend_alive, backend_pid, error_text, exec, shared_mode, wait_until,
+    TestDb,
 };
 use postgres::Client;
 use std::time::Duration;
@@ -36,6 +37,21 @@ fn step(action: &str, status: &str, message: &str) -> (String, Option<String>, O
         Some(status.to_string()),
         Some(message.to_string()),
     )
+}
+
+#[test]
+fn show_jobmon_mode_tells_how_the_session_logs_and_cannot_be_set() {
+    let db = TestDb::new("log_mode");
+    let mut c = db.connect();
+    add_job(&mut c, "loads the library");
+    let mode: String = c.query_one("SHOW jobmon.mode", &[]).unwrap().get(0);
+    assert_eq!(mode, if shared_mode() { "shared" } else { "session" });
+    assert!(c.batch_execute("SET jobmon.mode = 'shared'").is_err());
+    let wait: String = c
+        .query_one("SHOW jobmon.wait_for_commit", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait, "on");
 }
 
 #[test]

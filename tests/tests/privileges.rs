@@ -2,8 +2,8 @@
 //! odd texts, hostile config table names, unknown levels and ids.
 
 use jobmon_tests::{
-    add_job, add_step, backend_pid, background_pids, cluster, error_text, exec, expect_sqlstate,
-    server_error, TestDb,
+    add_job, add_step, assert_shared_mode_ignores_connection_settings, backend_pid,
+    background_pids, cluster, error_text, exec, expect_sqlstate, server_error, shared_mode, TestDb,
 };
 use postgres::error::SqlState;
 use postgres::Client;
@@ -211,6 +211,8 @@ fn non_superuser_cannot_change_background_connection_settings_but_may_set_lock_t
         ("jobmon.port", "5432"),
         ("jobmon.user", "somebody"),
         ("jobmon.connect_timeout", "3"),
+        ("jobmon.background_idle_timeout", "0"),
+        ("jobmon.passfile", "/tmp/somebody-elses-pgpass"),
     ] {
         let err = expect_sqlstate(
             c.query_one("SELECT set_config($1, $2, false)", &[&name, &value]),
@@ -267,11 +269,15 @@ fn settings_have_their_documented_defaults_and_contexts() {
     assert_eq!(get("jobmon.port").1, "0");
     assert_eq!(get("jobmon.user").1, "");
     assert_eq!(get("jobmon.lock_timeout").1, "5000");
+    assert_eq!(get("jobmon.background_idle_timeout").1, "300");
+    assert_eq!(get("jobmon.passfile").1, "");
     for n in [
         "jobmon.host",
         "jobmon.port",
         "jobmon.user",
         "jobmon.connect_timeout",
+        "jobmon.background_idle_timeout",
+        "jobmon.passfile",
     ] {
         assert_eq!(get(n).2, "superuser", "context of {n}");
     }
@@ -298,6 +304,9 @@ fn background_login(observer: &mut Client, caller_pid: i32) -> (String, Option<S
 #[test]
 fn default_background_connection_is_the_bootstrap_superuser_over_the_unix_socket() {
     let db = TestDb::new("priv_default_login");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(&db, "SELECT 1");
+    }
     let mut observer = db.connect();
     let mut c = db.connect();
     let pid = backend_pid(&mut c);
@@ -311,6 +320,12 @@ fn default_background_connection_is_the_bootstrap_superuser_over_the_unix_socket
 #[test]
 fn superuser_settings_redirect_the_background_connection() {
     let db = TestDb::new("priv_guc_redirect");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(
+            &db,
+            "SET jobmon.host = '127.0.0.1'; SET jobmon.port = 1; SET jobmon.\"user\" = 'nobody'",
+        );
+    }
     let bg_role = db.create_role("bg", "SUPERUSER");
     let mut observer = db.connect();
     let mut c = db.connect();
@@ -340,6 +355,9 @@ fn superuser_settings_redirect_the_background_connection() {
 #[test]
 fn dblink_mapping_row_is_honoured_and_its_password_never_shows() {
     let db = TestDb::new("priv_dblink_mapping");
+    if shared_mode() {
+        return assert_shared_mode_ignores_connection_settings(&db, "INSERT INTO jobmon.dblink_mapping_jobmon (username, port, pwd, hostaddr) VALUES ('nobody', '1', 'pw', '127.0.0.1')");
+    }
     let bg_role = db.create_role("mapped", "SUPERUSER");
     let password = format!("Pw-{}-never-logged", db.name);
     let mark = cluster().log_mark();

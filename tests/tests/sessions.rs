@@ -3,7 +3,7 @@
 
 use jobmon_tests::{
     add_job, backend_alive, backend_pid, background_pids, background_pids_in_db, cluster,
-    error_text, exec, psql_file, wait_until, TestDb,
+    error_text, exec, jobmon_client_backends, psql_file, shared_mode, wait_until, TestDb,
 };
 use postgres::Client;
 use std::time::Duration;
@@ -20,7 +20,12 @@ fn background_connection_is_opened_once_per_session_and_reused() {
     );
     let job = add_job(&mut c, "reuse");
     let first = background_pids(&mut observer, pid);
-    assert_eq!(first.len(), 1, "background sessions: {first:?}");
+    if shared_mode() {
+        // The writers write: the session has no connection of its own, ever.
+        assert!(first.is_empty(), "background sessions: {first:?}");
+    } else {
+        assert_eq!(first.len(), 1, "background sessions: {first:?}");
+    }
     for i in 0..20 {
         let step: i64 = c
             .query_one(
@@ -34,6 +39,18 @@ fn background_connection_is_opened_once_per_session_and_reused() {
     }
     c.execute("SELECT jobmon.close_job($1)", &[&job]).unwrap();
     assert_eq!(background_pids(&mut observer, pid), first);
+    let steps: i64 = observer
+        .query_one(
+            "SELECT count(*) FROM jobmon.job_detail WHERE job_id = $1 AND status = 'OK'",
+            &[&job],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(steps, 20);
+    if shared_mode() {
+        assert_eq!(jobmon_client_backends(&mut observer), 0);
+        return;
+    }
     let r = observer
         .query_one(
             "SELECT application_name, datname::text FROM pg_stat_activity WHERE pid = $1",
@@ -59,6 +76,18 @@ fn background_session_ends_when_its_caller_disconnects() {
     let pid = backend_pid(&mut c);
     add_job(&mut c, "short session");
     let bg = background_pids(&mut observer, pid);
+    if shared_mode() {
+        // Nothing of the session's own to end: the writers stay for the next sessions.
+        assert!(bg.is_empty(), "background sessions: {bg:?}");
+        assert_eq!(jobmon_client_backends(&mut observer), 0);
+        drop(c);
+        assert!(wait_until(Duration::from_secs(5), || !backend_alive(
+            &mut observer,
+            pid
+        )));
+        mark.assert_no_crash_since();
+        return;
+    }
     assert_eq!(bg.len(), 1);
     drop(c);
     assert!(
@@ -70,6 +99,15 @@ fn background_session_ends_when_its_caller_disconnects() {
         bg[0]
     );
     mark.assert_no_crash_since();
+    // Closed from the exit callback without an error of its own.
+    let tag = format!("[{pid}]");
+    let errors: Vec<String> = mark
+        .text_since()
+        .lines()
+        .filter(|l| l.contains(&tag) && (l.contains("ERROR") || l.contains("FATAL")))
+        .map(str::to_string)
+        .collect();
+    assert!(errors.is_empty(), "the caller's exit logged: {errors:?}");
 }
 
 #[test]

@@ -2,22 +2,13 @@
 //! runs and steps as the issue says, bad rows set aside, queues emptied or recreated.
 
 use jobmon_tests::tracker::{
-    fill_queue, grant_tracker_rights, lost_and_duplicated, message_count, run_once, stored_numbers,
-    tempdir, write_config, SourceSpec,
+    assert_ok, fill_queue, grant_tracker_rights, lost_and_duplicated, message_count, run_once,
+    stored_numbers, tempdir, write_config, SourceSpec,
 };
 use jobmon_tests::TestDb;
 use tracker_worker::queue::Queue;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
-
-fn assert_ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "tracker failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn local_ingest_of_10000_messages_stores_each_once_as_runs_and_steps() {

@@ -14,8 +14,10 @@ use crate::config::{self, Config, LogLevel};
 use crate::ingest::cycle::{Polled, Settings, SourceWorker};
 use crate::ingest::runs::Keywords;
 use crate::monitor::{self, Monitor};
+use crate::notify::Notifier;
 use crate::output::{EcHeader, Outbox, Report};
 use crate::output::{SourceFigures, TrackerFigures};
+use crate::retention::Purger;
 use crate::store::connect::{pg_config, PgConfig, ProcessEnv};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -25,8 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tracing_subscriber::{reload, EnvFilter};
 use tracker_core::identity::job_key;
 use tracker_core::rules::{Reason, State};
@@ -122,6 +125,20 @@ struct Daemon {
     outbox: Option<Outbox>,
     /// This process's own figures, for the Prometheus output.
     figures: Figures,
+    /// systemd's notifications: READY, STATUS, the watchdog.
+    notifier: Notifier,
+    /// Whether READY=1 was sent.
+    ready: bool,
+    /// When the last WATCHDOG=1 went out.
+    last_ping: Instant,
+    /// The retention passes, each on a connection of its own.
+    purger: Purger,
+}
+
+/// What ended the wait between two polls.
+enum Idle {
+    Poll,
+    Stop,
 }
 
 /// What the tracker counts about itself: per source (by name) and of the whole poll.
@@ -206,6 +223,10 @@ impl Daemon {
             last_states: HashMap::new(),
             outbox: None,
             figures: Figures::default(),
+            notifier: Notifier::from_env(),
+            ready: false,
+            last_ping: Instant::now(),
+            purger: Purger::default(),
         }
     }
 
@@ -221,7 +242,7 @@ impl Daemon {
             "jobmon-tracker started"
         );
         loop {
-            let started = tokio::time::Instant::now();
+            let started = Instant::now();
             // Signals that arrive during a cycle set `stop`, so batches end after their commit.
             let stop = Arc::clone(&self.stop);
             let mut reload = false;
@@ -239,7 +260,10 @@ impl Daemon {
                 }
             }
             self.evaluate().await;
+            self.passed(failures);
+            self.start_purge();
             if self.opts.once && failures > 0 {
+                self.purger.finish().await;
                 self.release_all().await;
                 return Err(format!(
                     "{failures} source(s) could not be read completely; see the log"
@@ -253,16 +277,91 @@ impl Daemon {
                 continue;
             }
             let next = started + self.config.global.poll_interval;
-            tokio::select! {
-                () = tokio::time::sleep_until(next) => {}
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hup.recv() => self.reload().await,
+            if let Idle::Stop = self.idle(next, &mut term, &mut int, &mut hup).await {
+                break;
             }
         }
+        self.notifier.stopping();
+        // `--once` lets its purge finish; a stopping daemon ends it after its batch.
+        if !self.opts.once {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        self.purger.finish().await;
         self.release_all().await;
         tracing::info!("jobmon-tracker stopped");
         Ok(())
+    }
+
+    /// Waits until `next`, keeping systemd's watchdog fed: the loop is alive while it
+    /// waits. A SIGHUP reloads and polls at once, as a new configuration deserves.
+    async fn idle(
+        &mut self,
+        next: Instant,
+        term: &mut Signal,
+        int: &mut Signal,
+        hup: &mut Signal,
+    ) -> Idle {
+        loop {
+            let ping = self
+                .notifier
+                .watchdog_interval()
+                .map(|i| self.last_ping + i);
+            let ping_wait = async {
+                match ping {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => return Idle::Poll,
+                () = ping_wait => self.ping(),
+                _ = term.recv() => return Idle::Stop,
+                _ = int.recv() => return Idle::Stop,
+                _ = hup.recv() => {
+                    self.reload().await;
+                    return Idle::Poll;
+                }
+            }
+        }
+    }
+
+    fn ping(&mut self) {
+        self.notifier.watchdog();
+        self.last_ping = Instant::now();
+    }
+
+    /// After a poll and its evaluation: the watchdog is fed (only here and while waiting
+    /// for the next poll, so a poll that hangs is restarted by systemd), READY=1 once the
+    /// database was reached, and a STATUS line either way.
+    fn passed(&mut self, failures: usize) {
+        self.ping();
+        let at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
+        let sources = self.workers.len();
+        let held = self.workers.values().filter(|w| w.held()).count();
+        let reached = !self.pool.is_empty() || (sources == 0 && self.monitor.jobs().is_empty());
+        let status = if reached {
+            let failed = if failures > 0 {
+                format!(", {failures} not read")
+            } else {
+                String::new()
+            };
+            format!("holding {held} of {sources} sources; last poll {at}{failed}")
+        } else {
+            format!("database not reached at {at}; retrying every poll interval")
+        };
+        if reached && !self.ready {
+            self.ready = true;
+            self.notifier.ready(&status);
+        } else {
+            self.notifier.status(&status);
+        }
+    }
+
+    /// Starts the retention pass when it is due (see [`Purger`]); not once stopping.
+    fn start_purge(&mut self) {
+        if !self.stop.load(Ordering::SeqCst) {
+            self.purger.start(&self.config, &self.stop);
+        }
     }
 
     /// One poll of every source, at most [`MAX_PARALLEL_SOURCES`] at once, timed for the

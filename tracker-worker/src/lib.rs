@@ -13,10 +13,11 @@
 //! commands     cli (queue, config, check, nagios)
 //!    |
 //!    v
-//! application  daemon, ingest (the poll cycle), monitor
+//! application  daemon, ingest (the poll cycle), monitor, retention (when to purge)
 //!    |
 //!    v
-//! adapters     config, queue, source, store, output, host   (files, SQLite, SSH, PostgreSQL)
+//! adapters     config, queue, source, store, output, host, notify   (files, SQLite, SSH,
+//!              PostgreSQL, systemd)
 //!    |
 //!    v
 //! core         tracker_core: schedules, events, job identity, states, the validated
@@ -32,8 +33,10 @@ pub mod daemon;
 pub mod host;
 pub mod ingest;
 pub mod monitor;
+pub mod notify;
 pub mod output;
 pub mod queue;
+pub mod retention;
 pub use tracker_core::rules;
 pub mod source;
 pub mod store;

@@ -13,8 +13,9 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// The layer of each top-level module of tracker-worker; a module may import its own layer
 /// (without a circle) and those below, never one above.
-const LAYERS: [(&str, u8); 11] = [
+const LAYERS: [(&str, u8); 13] = [
     ("host", 1),
+    ("notify", 1),
     ("config", 1),
     ("queue", 1),
     ("source", 1),
@@ -23,6 +24,7 @@ const LAYERS: [(&str, u8); 11] = [
     ("ingest", 2),
     ("monitor", 2),
     ("daemon", 2),
+    ("retention", 2),
     ("web", 2),
     ("cli", 3),
 ];

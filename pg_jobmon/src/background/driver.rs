@@ -2,6 +2,7 @@
 //! current-thread runtime, on the backend's own thread, and gives up promptly when the
 //! caller is cancelled, terminated or hits its statement_timeout.
 
+use super::socket::{self, Endpoint};
 use pgrx::pg_sys;
 use std::future::Future;
 use std::time::Duration;
@@ -18,12 +19,28 @@ const CANCEL_WAIT: Duration = Duration::from_secs(2);
 /// The caller is being cancelled or terminated; the future was abandoned.
 pub(super) struct Interrupted;
 
+/// How to cancel the statement in flight: the session's key, sent on a new socket to the
+/// same endpoint (the connection's socket is opened by pg_jobmon, so tokio-postgres does
+/// not know where it goes).
+pub(super) struct Canceller<'a> {
+    pub token: CancelToken,
+    pub endpoint: &'a Endpoint,
+}
+
+impl Canceller<'_> {
+    async fn cancel(&self) {
+        if let Ok(stream) = socket::open(self.endpoint).await {
+            let _ = self.token.cancel_query_raw(stream, NoTls).await;
+        }
+    }
+}
+
 /// Polls `fut` to completion on the runtime, looking at the caller's interrupt flags every
 /// few milliseconds. On a cancel or terminate it cancels the background statement, waits
 /// briefly for that to be acknowledged, and gives up.
 pub(super) fn drive<F: Future>(
     rt: &Runtime,
-    cancel: Option<&CancelToken>,
+    cancel: Option<&Canceller<'_>>,
     fut: F,
 ) -> Result<F::Output, Interrupted> {
     let mut fut = std::pin::pin!(fut);
@@ -39,9 +56,9 @@ pub(super) fn drive<F: Future>(
             return Ok(out);
         }
         if interrupt_will_raise() {
-            if let Some(token) = cancel {
+            if let Some(canceller) = cancel {
                 rt.block_on(async {
-                    let _ = tokio::time::timeout(CANCEL_WAIT, token.cancel_query(NoTls)).await;
+                    let _ = tokio::time::timeout(CANCEL_WAIT, canceller.cancel()).await;
                     let _ = tokio::time::timeout(CANCEL_WAIT, &mut fut).await;
                 });
             }
@@ -56,7 +73,7 @@ pub(super) fn drive<F: Future>(
 }
 
 /// True when ProcessInterrupts() would end the current statement or the backend.
-fn interrupt_will_raise() -> bool {
+pub(crate) fn interrupt_will_raise() -> bool {
     unsafe {
         if std::ptr::read_volatile(&raw const pg_sys::InterruptPending) == 0
             || std::ptr::read_volatile(&raw const pg_sys::InterruptHoldoffCount) != 0

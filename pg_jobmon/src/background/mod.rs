@@ -10,15 +10,29 @@
 //! - `session`: the session, its prepared statements and the one-reconnect retry rule;
 //! - `driver`: polls a future to completion while watching the caller's interrupts;
 //! - `schema`: the schema the extension is installed in, followed across re-creation;
-//! - `target`: where the connection goes (settings, dblink_mapping_jobmon, defaults).
+//! - `target`: where the connection goes (settings, dblink_mapping_jobmon, defaults);
+//! - `passfile`: the password file, with libpq's rules;
+//! - `socket`: the connection's socket, opened by pg_jobmon so that its descriptor is known;
+//! - `idle`: closes a connection left idle, with a timer, while the caller does nothing.
 
 mod driver;
+mod idle;
+mod passfile;
 mod query;
 mod schema;
 mod session;
+mod socket;
 mod target;
 
 pub use query::Query;
+
+/// For the shared writers (writer/): the same extension lookup and interrupt rule.
+pub(crate) use driver::interrupt_will_raise;
+
+/// The quoted name of the schema pg_jobmon is installed in (42704 when it is not).
+pub(crate) fn extension_schema() -> Result<String> {
+    schema::extension_schema()
+}
 
 use crate::error::{JobmonError, Result};
 use crate::gucs;
@@ -33,6 +47,8 @@ struct Caller {
     role: String,
     schema: String,
     lock_timeout: Duration,
+    /// `None`: keep the connection for the whole session.
+    idle_timeout: Option<Duration>,
 }
 
 /// Runs one statement on the background connection as the caller's current_user and
@@ -42,6 +58,7 @@ pub fn run(query: Query, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         role: current_role(),
         schema: schema::extension_schema()?,
         lock_timeout: gucs::lock_timeout(),
+        idle_timeout: gucs::background_idle_timeout(),
     };
     let result = session::call(query, params, &caller);
     if matches!(result, Err(JobmonError::Interrupted)) {

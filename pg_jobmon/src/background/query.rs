@@ -31,6 +31,8 @@ queries! {
     EndJobCode => include_str!("../../../sql/runtime/end_job_code.sql"),
     EndJobDiagnose => include_str!("../../../sql/runtime/end_job_diagnose.sql"),
     EndJobText => include_str!("../../../sql/runtime/end_job_text.sql"),
+    /// One batch of job_log_clear.
+    ClearBatch => include_str!("../../../sql/runtime/clear_batch.sql"),
     /// Sent before a call only when the caller's role changed.
     SetRole => include_str!("../../../sql/runtime/set_role.sql"),
     /// Sent before a call only when jobmon.lock_timeout changed.

@@ -23,9 +23,18 @@ pub(super) fn extension_schema() -> Result<String> {
     let namespace = match cached {
         Some((cached_ext, namespace)) if cached_ext == ext => namespace,
         _ => {
-            let namespace = Spi::get_one::<pg_sys::Oid>(
-                "SELECT extnamespace FROM pg_catalog.pg_extension WHERE extname = 'pg_jobmon'",
-            )
+            // A read-only SPI connection: Spi::get_one() would assign a transaction id,
+            // which a hot standby refuses ("cannot assign TransactionIds during recovery").
+            let namespace = Spi::connect(|client| {
+                client
+                    .select(
+                        "SELECT extnamespace FROM pg_catalog.pg_extension WHERE extname = 'pg_jobmon'",
+                        Some(1),
+                        &[],
+                    )?
+                    .first()
+                    .get_one::<pg_sys::Oid>()
+            })
             .map_err(|e| match e {
                 // No row: dropped since get_extension_oid() saw it.
                 SpiError::InvalidPosition => JobmonError::NotInstalled,

@@ -1,18 +1,27 @@
 //! The background session and its retry rule: opened on first use, kept in a never-dropped
 //! static, its statements prepared once, the caller's role and lock bound sent only when
 //! they change, and reconnected once, transparently, when the link broke.
+//!
+//! After each call the idle timeout (`idle`) is armed for the session's socket; when it
+//! shut the socket down, the next call replaces the session without counting that as a
+//! broken link.
 
-use super::driver::{drive, proc_die_pending, Interrupted};
+use super::driver::{drive, proc_die_pending, Canceller, Interrupted};
+use super::idle;
 use super::query::Query;
+use super::socket::{self, Endpoint};
 use super::target::Target;
 use super::Caller;
 use crate::error::{JobmonError, Result};
+use crate::gucs;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::c_int;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::Duration;
 use tokio::runtime::Runtime;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
@@ -28,8 +37,14 @@ struct Session {
     /// The role last set with SET ROLE, so that it is sent only when it changes.
     role: Option<String>,
     lock_timeout: Duration,
+    /// Its socket, for the idle timeout; open as long as the client is not closed.
+    fd: RawFd,
+    /// Where its socket goes, for cancel requests.
+    endpoint: Endpoint,
     /// Where this session is connected (no password), for the error when it breaks.
     target: String,
+    /// The role it logged in as.
+    login: String,
 }
 
 struct Background {
@@ -63,7 +78,15 @@ pub(super) fn call(
         Some(bg) => bg,
         None => Background::new()?,
     };
-    state.insert(bg).call(query, params, caller)
+    let bg = state.insert(bg);
+    if idle::begin_call() {
+        bg.discard();
+    }
+    let result = bg.call(query, params, caller);
+    // A session whose client is closed has lost its socket: nothing to arm.
+    let open = bg.session.as_ref().filter(|s| !s.client.is_closed());
+    idle::end_call(open.map(|s| s.fd), caller.idle_timeout);
+    result
 }
 
 impl Background {
@@ -123,7 +146,11 @@ impl Background {
     fn close(&mut self) {
         if let Some(Session { client, driver, .. }) = self.session.take() {
             drop(client);
-            let _ = self.rt.block_on(tokio::time::timeout(CLOSE_WAIT, driver));
+            // The timer must be made inside the runtime: tokio::time::timeout() outside
+            // it panics (no reactor).
+            let _ = self
+                .rt
+                .block_on(async { tokio::time::timeout(CLOSE_WAIT, driver).await });
         }
     }
 
@@ -139,18 +166,38 @@ impl Background {
 /// Opens a session to the target, resolved here once; a failure names that target.
 fn connect(rt: &Runtime, caller: &Caller) -> Result<Session> {
     let target = Target::resolve(&caller.schema)?;
-    let (client, connection) =
-        match drive(rt, None, target.config(caller.lock_timeout).connect(NoTls)) {
-            Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => {
-                return Err(JobmonError::Connect {
-                    target: target.to_string(),
-                    reason: error_text(&e),
-                    overrides: target.overrides(),
-                })
-            }
-            Err(Interrupted) => return Err(JobmonError::Interrupted),
-        };
+    let config = target.config(caller.lock_timeout);
+    let endpoint = target.endpoint();
+    let limit = gucs::connect_timeout();
+    let opened = drive(rt, None, async {
+        // Made inside the runtime: a tokio timer made outside it panics.
+        tokio::time::timeout(limit, async {
+            let stream = socket::open(&endpoint)
+                .await
+                .map_err(|e| ConnectFailure::Socket(e.to_string()))?;
+            let fd = stream.as_raw_fd();
+            let (client, connection) = config
+                .connect_raw(stream, NoTls)
+                .await
+                .map_err(ConnectFailure::Server)?;
+            Ok((client, connection, fd))
+        })
+        .await
+    });
+    let (client, connection, fd) = match opened {
+        Ok(Ok(Ok(opened))) => opened,
+        Ok(Ok(Err(failure))) => return Err(connect_error(&target, failure)),
+        Ok(Err(_elapsed)) => {
+            return Err(connect_error(
+                &target,
+                ConnectFailure::Socket(format!(
+                    "no answer within jobmon.connect_timeout ({} s)",
+                    limit.as_secs()
+                )),
+            ))
+        }
+        Err(Interrupted) => return Err(JobmonError::Interrupted),
+    };
     let driver = rt.spawn(async move {
         // Ends when the client is dropped (after sending Terminate) or the link breaks;
         // either way the next call notices through Client::is_closed.
@@ -165,12 +212,15 @@ fn connect(rt: &Runtime, caller: &Caller) -> Result<Session> {
         schema: caller.schema.clone(),
         role: None,
         lock_timeout: caller.lock_timeout,
+        fd,
+        endpoint,
         target: target.to_string(),
+        login: target.user().to_string(),
     })
 }
 
 impl Session {
-    /// One try: role and lock bound first (only when they changed), then the statement.
+    /// One try: role and session bounds first (only when they changed), then the statement.
     fn attempt(
         &mut self,
         rt: &Runtime,
@@ -182,7 +232,8 @@ impl Session {
             // Forget the old role first: should SET ROLE fail half-way, nothing may run
             // under a role the caller does not have.
             self.role = None;
-            self.execute(rt, Query::SetRole, &[&caller.role])?;
+            self.execute(rt, Query::SetRole, &[&caller.role])
+                .map_err(|f| self.explain_set_role(f, &caller.role))?;
             self.role = Some(caller.role.clone());
         }
         if self.lock_timeout != caller.lock_timeout {
@@ -191,6 +242,29 @@ impl Session {
             self.lock_timeout = caller.lock_timeout;
         }
         self.execute(rt, query, params)
+    }
+
+    /// A SET ROLE the login role has no right to, with the grant that would allow it.
+    fn explain_set_role(&self, failure: Failure, role: &str) -> Failure {
+        match failure {
+            Failure::Final(JobmonError::Remote {
+                sqlstate,
+                message,
+                detail,
+                hint: None,
+            }) if sqlstate == "42501" => Failure::Final(JobmonError::Remote {
+                sqlstate,
+                message,
+                detail,
+                hint: Some(format!(
+                    "pg_jobmon's background connection logs in as {login} (jobmon.user) and runs each call as the caller's role; \
+                     {login} must be able to SET ROLE to every role that logs: GRANT \"{role}\" TO \"{login}\" \
+                     (WITH SET TRUE on PostgreSQL 16 and later). A superuser caller needs a superuser jobmon.user.",
+                    login = self.login
+                )),
+            }),
+            other => other,
+        }
     }
 
     /// Runs one statement, preparing it first on this connection's first use of it.
@@ -205,7 +279,7 @@ impl Session {
             Some(statement) => statement.clone(),
             None => {
                 let text = query.text().replace("@extschema@", &self.schema);
-                let cancel = self.client.cancel_token();
+                let cancel = self.canceller();
                 let prepared = drive(rt, Some(&cancel), self.client.prepare(&text))
                     .map_err(|Interrupted| Failure::Interrupted)?
                     .map_err(classify)?;
@@ -213,10 +287,58 @@ impl Session {
                 prepared
             }
         };
-        let cancel = self.client.cancel_token();
+        let cancel = self.canceller();
         drive(rt, Some(&cancel), self.client.query(&statement, params))
             .map_err(|Interrupted| Failure::Interrupted)?
             .map_err(classify)
+    }
+
+    fn canceller(&self) -> Canceller<'_> {
+        Canceller {
+            token: self.client.cancel_token(),
+            endpoint: &self.endpoint,
+        }
+    }
+}
+
+/// Why a connection could not be opened.
+enum ConnectFailure {
+    /// No socket to the server (refused, unreachable, timed out).
+    Socket(String),
+    /// The server (or the start-up exchange with it) said no.
+    Server(tokio_postgres::Error),
+}
+
+/// Why connecting failed, in the terms the user can act on.
+fn connect_error(target: &Target, failure: ConnectFailure) -> JobmonError {
+    let e = match failure {
+        ConnectFailure::Socket(reason) => {
+            return JobmonError::Connect {
+                target: target.to_string(),
+                reason,
+                overrides: target.overrides(),
+            }
+        }
+        ConnectFailure::Server(e) => e,
+    };
+    let e = &e;
+    match e.as_db_error() {
+        Some(db) if db.code() == &SqlState::TOO_MANY_CONNECTIONS => {
+            JobmonError::TooManyConnections {
+                target: target.to_string(),
+                reason: db.message().to_string(),
+            }
+        }
+        // tokio-postgres's only word for "the server asked for a password and the
+        // configuration has none" (an error of kind Config, no server error).
+        None if error_text(e) == "invalid configuration: password missing" => {
+            target.password_error()
+        }
+        _ => JobmonError::Connect {
+            target: target.to_string(),
+            reason: error_text(e),
+            overrides: target.overrides(),
+        },
     }
 }
 
@@ -258,6 +380,7 @@ fn error_text(e: &tokio_postgres::Error) -> String {
 unsafe extern "C-unwind" fn close_at_exit(_code: c_int, _arg: pg_sys::Datum) {
     // The lock is held only if the backend dies in the middle of a call; then the socket
     // simply closes with the process.
+    idle::stop();
     let mut state = match STATE.try_lock() {
         Ok(state) => state,
         Err(TryLockError::Poisoned(p)) => p.into_inner(),

@@ -1,14 +1,19 @@
 //! Where the background connection goes, resolved once per connect: the superuser's
 //! jobmon.* settings first, then a 1.5.0 dblink_mapping_jobmon row, then this server's own
-//! socket and port as the bootstrap superuser. Host names are resolved here, synchronously
-//! on this thread: tokio's resolver would start a thread inside the backend.
+//! socket and port as the bootstrap superuser; the password from the mapping row or the
+//! password file. Host names are resolved here, synchronously on this thread: tokio's
+//! resolver would start a thread inside the backend. On a hot standby the target must be
+//! another server: a standby cannot write the log rows.
 
+use super::passfile::{self, Lookup, NoPassword, Reason};
+use super::socket::Endpoint;
 use crate::error::{JobmonError, Result};
 use crate::gucs;
 use pgrx::prelude::*;
 use std::ffi::{c_int, CStr};
 use std::fmt;
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::Path;
 use std::time::Duration;
 use tokio_postgres::Config;
 
@@ -20,6 +25,8 @@ pub(super) struct Target {
     port: u16,
     host: Host,
     password: Option<String>,
+    /// Why there is no password, when the password file was consulted and gave none.
+    no_password: Option<NoPassword>,
     dbname: String,
     /// The settings that moved the target away from the default, in the order read.
     overrides: Vec<&'static str>,
@@ -70,15 +77,101 @@ impl Target {
                 Host::resolve(name, Some(&addr), "dblink_mapping_jobmon.hostaddr")?
             }
         };
-        let password = noted(mapping.pwd, "dblink_mapping_jobmon.pwd", &mut overrides);
-        Ok(Target {
+        if unsafe { pg_sys::RecoveryInProgress() } && !overrides.iter().any(|o| moves_server(o)) {
+            return Err(JobmonError::HotStandby);
+        }
+        let mut target = Target {
             user,
             port,
             host,
-            password,
+            password: noted(mapping.pwd, "dblink_mapping_jobmon.pwd", &mut overrides),
+            no_password: None,
             dbname: current_database()?,
             overrides,
-        })
+        };
+        if target.password.is_none() {
+            target.read_passfile();
+        }
+        Ok(target)
+    }
+
+    /// The password of the password file's first matching line, as libpq would find it.
+    fn read_passfile(&mut self) {
+        let Some(path) = passfile::path(gucs::passfile()) else {
+            return;
+        };
+        let key = passfile::Key {
+            host: self.passfile_host(),
+            port: self.port,
+            dbname: &self.dbname,
+            user: &self.user,
+        };
+        match passfile::lookup(&path, &key) {
+            Lookup::Found(password) => self.password = Some(password),
+            Lookup::None(why) => self.no_password = Some(why),
+        }
+    }
+
+    /// What to say when the server asked for a password and there was none.
+    pub(super) fn password_error(&self) -> JobmonError {
+        let target = self.to_string();
+        let Some(NoPassword { path, reason }) = &self.no_password else {
+            return JobmonError::NoPassword {
+                target,
+                why: "no password file is known (the server's OS user has no home directory and PGPASSFILE is not set)".into(),
+                passfile: None,
+            };
+        };
+        let why = match reason {
+            Reason::Insecure(mode) => {
+                return JobmonError::PassfileInsecure {
+                    path: path.clone(),
+                    mode: *mode,
+                }
+            }
+            Reason::Missing => format!("the password file \"{path}\" does not exist"),
+            Reason::Unreadable(e) => format!("the password file \"{path}\" cannot be read: {e}"),
+            Reason::NotPlainFile => format!("the password file \"{path}\" is not a plain file"),
+            Reason::NoMatchingLine => format!(
+                "no line of the password file \"{path}\" matches {}:{}:{}:{}",
+                self.passfile_host(),
+                self.port,
+                self.dbname,
+                self.user
+            ),
+        };
+        JobmonError::NoPassword {
+            target,
+            why,
+            passfile: Some(path.clone()),
+        }
+    }
+
+    /// The host field a password file line needs for this target: libpq writes the
+    /// compiled-in default socket directory as `localhost`.
+    fn passfile_host(&self) -> &str {
+        match &self.host {
+            Host::Socket(dir) if dir.as_bytes() == pg_sys::DEFAULT_PGSOCKET_DIR.to_bytes() => {
+                "localhost"
+            }
+            Host::Socket(dir) => dir,
+            Host::Address { name, .. } => name,
+        }
+    }
+
+    /// Where the socket goes.
+    pub(super) fn endpoint(&self) -> Endpoint {
+        match &self.host {
+            Host::Socket(dir) => {
+                Endpoint::Unix(Path::new(dir).join(format!(".s.PGSQL.{}", self.port)))
+            }
+            Host::Address { addr, .. } => Endpoint::Tcp(SocketAddr::new(*addr, self.port)),
+        }
+    }
+
+    /// The role the connection logs in as.
+    pub(super) fn user(&self) -> &str {
+        &self.user
     }
 
     /// The settings that chose this target; empty for the default one.
@@ -87,29 +180,19 @@ impl Target {
     }
 
     /// The connection parameters, with the session settings every background session
-    /// starts with.
+    /// starts with; where the socket goes is `endpoint()`.
     pub(super) fn config(&self, lock_timeout: Duration) -> Config {
         let mut config = Config::new();
         config
             .user(&self.user)
             .dbname(&self.dbname)
-            .port(self.port)
             .application_name(format!("pg_jobmon background for pid {}", unsafe {
                 pg_sys::MyProcPid
             }))
             .options(format!(
                 "-c lock_timeout={}ms -c search_path=pg_catalog",
                 lock_timeout.as_millis()
-            ))
-            .connect_timeout(gucs::connect_timeout());
-        match &self.host {
-            Host::Socket(dir) => {
-                config.host_path(dir);
-            }
-            Host::Address { name, addr } => {
-                config.host(name).hostaddr(*addr);
-            }
-        }
+            ));
         if let Some(password) = &self.password {
             config.password(password);
         }
@@ -159,6 +242,19 @@ impl Host {
             addr: addr.ip(),
         })
     }
+}
+
+/// Whether a setting that chose the target points it at another server (or another
+/// cluster on this host), not just at another role of this one.
+fn moves_server(setting: &str) -> bool {
+    matches!(
+        setting,
+        "jobmon.host"
+            | "jobmon.port"
+            | "dblink_mapping_jobmon.host"
+            | "dblink_mapping_jobmon.hostaddr"
+            | "dblink_mapping_jobmon.port"
+    )
 }
 
 /// `value`, noting `name` among the overrides when it is set.

@@ -1,4 +1,4 @@
--- Scenario 6's data (the dashboard at scale): bench.jobs job names (BENCH_JOB_00001...) with
+-- Scenario 8's data (the dashboard at scale): bench.jobs job names (BENCH_JOB_00001...) with
 -- bench.runs runs each, spread evenly over the last 60 days (10,000 x 1,000: 10,000,000
 -- job_log rows), each run 1 to 120 s long; 1% of runs CRITICAL by a hash of (job, run), the
 -- last three runs of the last ten jobs CRITICAL (FAILED_RUN), and the latest run of every

@@ -1,4 +1,4 @@
-//! Scenario 6: the dashboard at scale. 10,000 jobs over 10,000,000 job_log rows
+//! Scenario 8: the dashboard at scale. 10,000 jobs over 10,000,000 job_log rows
 //! (tests/benches/web/data.sql); each page timed through `jobmon-tracker web` (a release
 //! build, over loopback HTTP, rendering included) against the same statements of
 //! `sql/web/` run by psql (`PREPARE`/`EXECUTE` with `\timing`) in the same run: the
@@ -30,7 +30,7 @@ struct Case {
     target_ms: Option<f64>,
 }
 
-pub fn scenario_6(quick: bool, report: &mut String) -> Result<(), String> {
+pub fn scenario_8(quick: bool, report: &mut String) -> Result<(), String> {
     check_release_build()?;
     let (jobs, runs, iterations) = if quick {
         (1_000, 1_000, 10)
@@ -38,7 +38,7 @@ pub fn scenario_6(quick: bool, report: &mut String) -> Result<(), String> {
         (10_000, 1_000, 30)
     };
     progress(&format!(
-        "scenario 6: generating {jobs} jobs x {runs} runs (several minutes at full size)"
+        "scenario 8: generating {jobs} jobs x {runs} runs (several minutes at full size)"
     ));
     let db = TestDb::new("bench_web");
     let mut c = db.connect();
@@ -146,7 +146,7 @@ pub fn scenario_6(quick: bool, report: &mut String) -> Result<(), String> {
 
     let mut lines = Vec::new();
     for case in &cases {
-        progress(&format!("scenario 6: {}", case.label));
+        progress(&format!("scenario 8: {}", case.label));
         let page = time_page(&web, &case.path, iterations)?;
         let base = time_psql(&db, &case.executes, iterations)?;
         lines.push(format!(
@@ -165,7 +165,7 @@ pub fn scenario_6(quick: bool, report: &mut String) -> Result<(), String> {
     }
     writeln!(
         report,
-        "### Scenario 6: the dashboard at scale\n\n\
+        "### Scenario 8: the dashboard at scale\n\n\
          {rows} job_log rows over {jobs} job names in 60 days, {steps} job_detail rows, \
          {check_rows} job_check_log rows, 500 active configurations; generated set-based in \
          {load_secs:.0} s (tests/benches/web/data.sql).\n\n\

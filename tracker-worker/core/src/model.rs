@@ -119,6 +119,9 @@ pub struct Global {
     /// A job is UNKNOWN when its source has not been read successfully for this long.
     pub stale_after: Duration,
     pub read_batch_size: u32,
+    /// How long tracker_message keeps a message; `None`: as long as job_log keeps its run
+    /// (only messages of runs that are gone are purged).
+    pub retention: Option<Duration>,
     pub log_level: LogLevel,
     pub log_file: Option<PathBuf>,
 }
@@ -136,6 +139,7 @@ impl Default for Global {
             source_timeout: defaults::SOURCE_TIMEOUT,
             stale_after: defaults::stale_after(defaults::POLL_INTERVAL, defaults::SOURCE_TIMEOUT),
             read_batch_size: defaults::READ_BATCH_SIZE,
+            retention: None,
             log_level: LogLevel::default(),
             log_file: None,
         }

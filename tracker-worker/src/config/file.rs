@@ -143,6 +143,12 @@ pub(super) struct RawGlobal {
     )]
     pub(super) stale_after: Option<Duration>,
     pub(super) read_batch_size: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de_opt_duration",
+        serialize_with = "ser_opt_duration"
+    )]
+    pub(super) retention: Option<Duration>,
     pub(super) log_level: Option<LogLevel>,
     pub(super) log_file: Option<PathBuf>,
 }
@@ -447,6 +453,11 @@ fn global(g: RawGlobal, problems: &mut Vec<Problem>) -> Global {
         key!(RawConfig::global, RawGlobal::stale_after),
         problems,
     );
+    positive(
+        g.retention,
+        key!(RawConfig::global, RawGlobal::retention),
+        problems,
+    );
     if g.read_batch_size == Some(0) {
         problems.push(Problem::new(
             key!(RawConfig::global, RawGlobal::read_batch_size),
@@ -480,6 +491,7 @@ fn global(g: RawGlobal, problems: &mut Vec<Problem>) -> Global {
             .stale_after
             .unwrap_or_else(|| defaults::stale_after(poll_interval, source_timeout)),
         read_batch_size: g.read_batch_size.unwrap_or(defaults::READ_BATCH_SIZE),
+        retention: g.retention,
         log_level: g.log_level.unwrap_or_default(),
         log_file: g.log_file,
     }
@@ -742,6 +754,7 @@ impl From<&Config> for RawConfig {
                 source_timeout: Some(g.source_timeout),
                 stale_after: Some(g.stale_after),
                 read_batch_size: Some(g.read_batch_size),
+                retention: g.retention,
                 log_level: Some(g.log_level),
                 log_file: g.log_file.clone(),
             },
@@ -887,6 +900,7 @@ mod tests {
             key!(RawConfig::global, RawGlobal::poll_interval),
             key!(RawConfig::global, RawGlobal::source_timeout),
             key!(RawConfig::global, RawGlobal::read_batch_size),
+            key!(RawConfig::global, RawGlobal::retention),
             key!(RawConfig::global, RawGlobal::quiet_window),
             key!(RawConfig::global, RawGlobal::time_zone),
             key!(RawConfig::database, RawDatabase::conninfo),

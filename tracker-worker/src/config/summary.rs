@@ -111,6 +111,14 @@ fn global(out: &mut String, config: &Config) {
     );
     let _ = writeln!(
         out,
+        "  tracker messages kept: {}",
+        g.retention.map_or(
+            "as long as job_log keeps their run".to_owned(),
+            |r| format!("{} (and no longer than job_log keeps their run)", d(r))
+        )
+    );
+    let _ = writeln!(
+        out,
         "  quiet window for cyclic jobs: {}",
         g.quiet_window.map_or("none".to_owned(), |w| w.to_string())
     );

@@ -122,6 +122,18 @@ fn staleness_bound_defaults_to_the_poll_rhythm() {
 }
 
 #[test]
+fn retention_is_unbounded_by_default_and_a_positive_duration_when_set() {
+    assert_eq!(toml(MINIMAL).unwrap().global.retention, None);
+    let c = toml(&format!("[global]\nretention = \"400days\"\n{MINIMAL}")).unwrap();
+    assert_eq!(c.global.retention, Some(Duration::from_secs(400 * 86400)));
+    assert_eq!(toml(&to_toml(&c, &[])).unwrap(), c, "written back as read");
+    let (p, _) = problem(&format!("[global]\nretention = \"0s\"\n{MINIMAL}"));
+    assert_eq!(p.key, "global.retention");
+    let (p, _) = problem(&format!("[global]\nretention = \"forever\"\n{MINIMAL}"));
+    assert_eq!(p.key, "global.retention");
+}
+
+#[test]
 fn service_names_come_from_a_checked_template() {
     let two_envs = format!(
         "{MINIMAL}\n[[jobs]]\nname = \"J\"\nenv = \"Q\"\ncyclic = {{ interval = \"5m\" }}\n"

@@ -9,8 +9,11 @@
 mod commit;
 pub mod connect;
 pub mod dashboard;
+mod retention;
 mod service;
 pub mod tls;
+
+pub use retention::Purged;
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
