@@ -4,8 +4,9 @@
 # fails and rolls back three nights in a row, and what survived: job_log, job_detail and
 # check_job_status(). Then jobmon-tracker: a local queue fed by a demo producer, the
 # tracker evaluating it, and the Checkmk lines, check_job_status() and Nagios output that
-# follow.
-# Re-running it starts afresh with the same output. Settings: PG_MAJOR, DEMO_DIR, DEMO_PORT.
+# follow; last the dashboard (`jobmon-tracker web`), left running, with its URL printed.
+# Re-running it starts afresh with the same output. Settings: PG_MAJOR, DEMO_DIR, DEMO_PORT,
+# DEMO_WEB_PORT (the dashboard's, default 8470).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
@@ -142,6 +143,9 @@ name = "BACKUP"
 env = "P"
 cyclic = { interval = "1d" }
 timeout = "2h"
+
+[web]
+listen = "127.0.0.1:${DEMO_WEB_PORT:-8470}"
 TOML
 say "jobmon-tracker run --once -c $TRACKER_DIR/jobmon-tracker.toml"
 tracker run --once -c "$TRACKER_DIR/jobmon-tracker.toml" 2>&1 | sed 's/^/    /'
@@ -154,5 +158,28 @@ psql_demo -d "$DB" -c "SELECT * FROM jobmon.check_job_status()"
 say "jobmon-tracker nagios (a Nagios plugin around check_job_status(); exit 2 = CRITICAL)"
 tracker nagios -c "$TRACKER_DIR/jobmon-tracker.toml" | sed 's/^/    /' || say "exit status $?"
 
+say "jobmon-tracker web: the dashboard (pages and JSON API over the same tables)"
+# A dashboard left by an earlier demo run holds the port: stop it first.
+if [ -f "$TRACKER_DIR/web.pid" ]; then
+    kill "$(cat "$TRACKER_DIR/web.pid")" 2>/dev/null || true
+    rm -f "$TRACKER_DIR/web.pid"
+fi
+"${AS_POSTGRES[@]}" touch "$TRACKER_DIR/web.log"
+"${AS_POSTGRES[@]}" truncate -s 0 "$TRACKER_DIR/web.log"
+setsid "${AS_POSTGRES[@]}" "$TRACKER_DIR/jobmon-tracker" web -c "$TRACKER_DIR/jobmon-tracker.toml" \
+    >/dev/null 2>>"$TRACKER_DIR/web.log" </dev/null &
+echo $! > "$TRACKER_DIR/web.pid"
+url=
+for _ in $(seq 1 100); do
+    url=$(sed -n 's/.*dashboard at \(http[^ ]*\).*/\1/p' "$TRACKER_DIR/web.log" | head -n 1)
+    [ -n "$url" ] && break
+    sleep 0.1
+done
+if [ -n "$url" ]; then
+    say "dashboard at $url (API: ${url}api/jobs); stop it with: kill $(cat "$TRACKER_DIR/web.pid")"
+else
+    sed 's/^/    /' "$TRACKER_DIR/web.log"
+    say "the dashboard did not start (see above)"
+fi
 say "done. Connect with: ${AS_POSTGRES[*]} $PG_BIN/psql -h $DEMO_DIR -p $DEMO_PORT $DB"
 say "stop the demo cluster with: ${AS_POSTGRES[*]} $PG_BIN/pg_ctl -D $DEMO_DIR/data stop"

@@ -39,8 +39,9 @@ fi
 
 # 1. Debian packages: the build and test tools, and each major Debian has (server and
 #    headers, as a production server would have them).
+# chromium and chromium-driver: the dashboard's browser test (tests/tests/web_browser.rs).
 packages=(clang libclang-dev sudo pkg-config libssl-dev openssh-server openssh-client sqlite3
-          python3 openssl systemd)
+          python3 openssl systemd chromium chromium-driver)
 apt_updated=
 apt_update() {
     [ -n "$apt_updated" ] && return 0

@@ -2,12 +2,14 @@
 //! 1.5.0's dblink mechanism (scenario 1), eight clients logging at once (2),
 //! check_job_status() on a million job_log rows (3), jobmon-tracker's ingest of a queue file
 //! against a raw COPY, locally and over SSH (4, in tracker/ingest.rs), and its rule engine and
-//! daemon memory (5, in tracker/rules_memory.rs). It starts its own cluster through the test
+//! daemon memory (5, in tracker/rules_memory.rs), and the dashboard over 10,000 jobs and
+//! 10,000,000 job_log rows (8, in web/mod.rs). It starts its own cluster through the test
 //! harness and prints Markdown tables of medians with min/max and ratios against baselines
 //! measured in the same run. Run it as `bash tests/bench.sh [options]` (see `--help`).
 
 mod retention;
 mod tracker;
+mod web;
 
 use jobmon_tests::{
     backend_pid, background_pids, cluster, configure_cluster, error_text, jobmon_client_backends,
@@ -35,11 +37,13 @@ usage: bash tests/bench.sh [--scenarios LIST] [--runs N] [--seconds S] [--quick]
                     writers' memory (with JOBMON_TEST_MODE=shared the cluster preloads
                     pg_jobmon: scenarios 1, 2 and 6 then measure the shared writer),
                     7 job_log_clear on 10,000,000 job_detail rows and the tracker's
-                    retention purge of 1,000,000 messages, each against one DELETE
+                    retention purge of 1,000,000 messages, each against one DELETE,
+                    8 the dashboard over 10,000 jobs and 10,000,000 job_log rows against
+                    the same statements in psql
   --runs N          pgbench runs per figure in scenario 1 (default 5; scenario 2 uses
                     max(3, N/2))
   --seconds S       length of one pgbench run in scenario 1 (default 2; scenario 2: 2*S)
-  --quick           --runs 3 --seconds 1, and scenarios 4 and 5 at a tenth of the issue's
+  --quick           --runs 3 --seconds 1, and scenarios 4, 5 and 8 at a tenth of the issue's
                     sizes with fewer runs (a smoke test, not for the README)";
 
 struct Options {
@@ -72,8 +76,8 @@ impl Options {
                     options.scenarios = list
                         .split(',')
                         .map(|s| match s.trim().parse::<u32>() {
-                            Ok(n) if (1..=7).contains(&n) => Ok(n),
-                            _ => Err(format!("--scenarios: {s:?} is not 1 to 7\n{USAGE}")),
+                            Ok(n) if (1..=8).contains(&n) => Ok(n),
+                            _ => Err(format!("--scenarios: {s:?} is not 1 to 8\n{USAGE}")),
                         })
                         .collect::<Result<_, _>>()?;
                 }
@@ -211,6 +215,7 @@ fn run(options: &Options, report: &mut String) -> Result<(), String> {
             (5, _) => tracker::rules_memory::scenario_5(options, report)?,
             (6, Some(db)) => scenario_6(options, db, report)?,
             (7, _) => retention::scenario_7(report)?,
+            (8, _) => web::scenario_8(options.quick, report)?,
             (n, _) => return Err(format!("no scenario {n}")),
         }
         writeln!(

@@ -7,6 +7,7 @@ pub mod proxy;
 pub mod sshd;
 pub mod tls;
 pub mod tracker;
+pub mod web;
 
 use postgres::error::SqlState;
 use postgres::{Client, NoTls};

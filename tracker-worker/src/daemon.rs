@@ -57,8 +57,18 @@ pub fn run(opts: RunOptions) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    // With a [web] table the dashboard runs beside the daemon (not for --once); it is
+    // prepared first so that a busy port or a bad users file stops the start.
+    let dashboard = match (&config.web, opts.once) {
+        (Some(_), false) => Some(crate::web::prepare(&config, &opts.config_path)?),
+        _ => None,
+    };
     let mut daemon = Daemon::new(opts, config, logs);
     daemon.open_outbox()?;
+    if let Some(d) = dashboard {
+        eprintln!("jobmon-tracker run: dashboard at {}", d.url());
+        runtime.spawn(d.serve(std::future::pending()));
+    }
     runtime.block_on(daemon.main())
 }
 

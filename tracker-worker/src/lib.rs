@@ -40,3 +40,4 @@ pub mod retention;
 pub use tracker_core::rules;
 pub mod source;
 pub mod store;
+pub mod web;

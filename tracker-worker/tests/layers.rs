@@ -13,7 +13,7 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// The layer of each top-level module of tracker-worker; a module may import its own layer
 /// (without a circle) and those below, never one above.
-const LAYERS: [(&str, u8); 12] = [
+const LAYERS: [(&str, u8); 13] = [
     ("host", 1),
     ("notify", 1),
     ("config", 1),
@@ -25,6 +25,7 @@ const LAYERS: [(&str, u8); 12] = [
     ("monitor", 2),
     ("daemon", 2),
     ("retention", 2),
+    ("web", 2),
     ("cli", 3),
 ];
 

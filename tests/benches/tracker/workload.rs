@@ -124,6 +124,7 @@ pub fn workload_in(n: usize, zone: Option<chrono_tz::Tz>) -> Workload {
         },
         sources: Vec::new(),
         jobs,
+        web: None,
     };
     Workload {
         jobs: compile(&config),

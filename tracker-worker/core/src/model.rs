@@ -36,6 +36,10 @@ pub mod defaults {
     /// Lower bound of the default staleness bound: a few missed polls are no reason to
     /// call every job UNKNOWN.
     pub const STALE_AFTER_MIN: Duration = Duration::from_secs(300);
+    /// The dashboard: loopback only, so nothing is exposed until someone decides to.
+    pub const WEB_LISTEN: &str = "127.0.0.1:8470";
+    pub const WEB_PAGE_SIZE: u32 = 50;
+    pub const WEB_REFRESH: Duration = Duration::from_secs(60);
 
     /// `global.stale_after` when unset: five minutes, or three polls plus one source
     /// timeout when polling is slower, so one slow or failed poll never makes data stale.
@@ -56,6 +60,47 @@ pub struct Config {
     pub output: Output,
     pub sources: Vec<Source>,
     pub jobs: Vec<Job>,
+    /// The `[web]` table: the dashboard's settings, if it is configured.
+    pub web: Option<Web>,
+}
+
+/// The dashboard (`jobmon-tracker web`, or inside `run`): where it listens and who may
+/// read it. Validated so that a non-loopback address has TLS and authentication, or says
+/// `insecure` out loud.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Web {
+    pub listen: std::net::SocketAddr,
+    /// Certificate chain and private key (PEM); both or neither.
+    pub tls: Option<WebTls>,
+    pub auth: WebAuth,
+    /// Serve a non-loopback address without TLS or authentication (warned at every start).
+    pub insecure: bool,
+    /// Display zone; `None`: `global.time_zone`, else the host's local time.
+    pub time_zone: Option<chrono_tz::Tz>,
+    /// Rows per page of the overview and of a job's runs.
+    pub page_size: u32,
+    /// How often the overview reloads itself (0: never).
+    pub refresh: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Who may read the dashboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebAuth {
+    None,
+    /// HTTP Basic against a file of `user:hash` lines (argon2 or bcrypt hashes).
+    UsersFile(PathBuf),
+    /// A reverse proxy that authenticated the user names them in this header; only
+    /// connections from `proxies` may send it.
+    ProxyHeader {
+        header: String,
+        proxies: Vec<std::net::IpAddr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

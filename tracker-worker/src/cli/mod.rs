@@ -53,6 +53,9 @@ pub enum Command {
     /// the configuration (an invalid one is logged and the running one kept) and reopens the
     /// log file. Logs go to stderr (the journal under systemd) or global.log_file; the
     /// environment variable JOBMON_TRACKER_LOG overrides the level (e.g. "debug").
+    /// With a [web] table it also serves the dashboard (see `web`; not with --once); the
+    /// [web] settings take effect at a restart, not at SIGHUP.
+    ///
     /// Exit status: 0 after a signal or with --once, 1 when it cannot start (e.g. an invalid
     /// configuration), 2 for a wrong command line.
     Run(RunArgs),
@@ -80,6 +83,37 @@ pub enum Command {
     /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for an unreachable database, a timeout, a
     /// wrong command line or --version).
     Nagios(nagios::NagiosArgs),
+    /// Serve the dashboard: job pages, a timeline and a JSON API over pg_jobmon.
+    ///
+    /// Needs only [database] and a [web] table in the configuration (no sources), and only
+    /// SELECT rights. Pages: / (every job with its state as check_job_status() and the
+    /// tracker see it, filters by state and name), /timeline, /job?name=JOB (runs and a
+    /// chart of their durations), /run/JOB_ID (its steps); the same as JSON under /api/;
+    /// /metrics (Prometheus text of the tracked jobs) and /healthz. It listens on
+    /// 127.0.0.1:8470 unless web.listen says otherwise; an address reachable from other
+    /// hosts is refused without web.tls_cert/tls_key and web.users_file or
+    /// web.auth_header, unless web.insecure = true. Prints its URL on stderr when it
+    /// listens. SIGTERM or SIGINT stop it (exit 0); exit 1 when it cannot start.
+    Web(WebArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  jobmon-tracker web -c /etc/jobmon-tracker/jobmon-tracker.toml
+  jobmon-tracker web --hash-password >> /etc/jobmon-tracker/web-users   # then edit to user:HASH")]
+pub struct WebArgs {
+    /// The configuration file (TOML) with a [web] table.
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        required_unless_present = "hash_password"
+    )]
+    pub config: Option<PathBuf>,
+    /// Read a password from standard input (one line) and print its argon2id hash for
+    /// web.users_file (`user:HASH` per line), then exit.
+    #[arg(long, conflicts_with = "config")]
+    pub hash_password: bool,
 }
 
 #[derive(Debug, Args)]
@@ -348,6 +382,28 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         // Its exit status is the check's result (0-3), which CliError cannot express; the
         // report is printed and flushed and the runtime shut down by now.
         Command::Nagios(args) => std::process::exit(nagios::run(&args).code().into()),
+        Command::Web(args) => web(args),
+    }
+}
+
+fn web(args: WebArgs) -> Result<(), CliError> {
+    if args.hash_password {
+        let mut line = String::new();
+        io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Runtime(format!("cannot read the password: {e}")))?;
+        let password = line.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            return Err(CliError::Usage(
+                "the password on standard input is empty".into(),
+            ));
+        }
+        let hash = crate::web::hash_password(password).map_err(CliError::Runtime)?;
+        return print(&format!("{hash}\n"));
+    }
+    match args.config {
+        Some(config) => crate::web::run(&config).map_err(CliError::Runtime),
+        None => Err(CliError::Usage("-c FILE is required".into())),
     }
 }
 

@@ -102,6 +102,7 @@ pub(super) struct RawConfig {
     pub(super) sources: Vec<RawSource>,
     #[serde(default)]
     pub(super) jobs: Vec<RawJob>,
+    pub(super) web: Option<super::web::RawWeb>,
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -425,12 +426,14 @@ fn convert(raw: RawConfig, problems: &mut Vec<Problem>) -> Config {
         .enumerate()
         .map(|(i, j)| job(i, j, problems))
         .collect();
+    let web = super::web::convert(raw.web, problems);
     Config {
         global,
         database,
         output,
         sources,
         jobs,
+        web,
     }
 }
 
@@ -788,6 +791,7 @@ impl From<&Config> for RawConfig {
             },
             sources: c.sources.iter().map(RawSource::from).collect(),
             jobs: c.jobs.iter().map(RawJob::from).collect(),
+            web: c.web.as_ref().map(super::web::RawWeb::from),
         }
     }
 }

@@ -282,6 +282,7 @@ fn convert(file: LegacyFile, problems: &mut Vec<Problem>, notes: &mut Vec<String
         output,
         sources,
         jobs,
+        web: None,
     }
 }
 

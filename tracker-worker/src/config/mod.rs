@@ -15,13 +15,14 @@ mod legacy;
 mod summary;
 mod types;
 mod validate;
+mod web;
 
 pub use emit::to_toml;
-pub use summary::{spool_age, summary, warnings};
+pub use summary::{schedule_words, spool_age, summary, warnings};
 pub use tracker_core::identity::ServiceTemplate;
 pub use tracker_core::model::{
     defaults, Config, Database, EcTarget, EventConsole, Global, HostKeyPolicy, Job, LogLevel,
-    Output, Reader, Source, SshSource, Transport, EC_TARGET_EXPECTED,
+    Output, Reader, Source, SshSource, Transport, Web, WebAuth, WebTls, EC_TARGET_EXPECTED,
 };
 pub use tracker_core::schedule::{CronExpr, QuietWindow, Schedule, TimeOfDay};
 pub use types::{format_duration, parse_duration};

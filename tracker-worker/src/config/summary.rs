@@ -2,7 +2,9 @@
 //! with defaults filled in, plus warnings about things that are valid but risky.
 
 use super::types::format_duration;
-use super::{facility_name, Config, EcTarget, EventConsole, HostKeyPolicy, Schedule, Transport};
+use super::{
+    facility_name, Config, EcTarget, EventConsole, HostKeyPolicy, Schedule, Transport, WebAuth,
+};
 use std::fmt::Write as _;
 use std::path::Path;
 use tracker_core::identity::job_log_name;
@@ -19,7 +21,59 @@ pub fn summary(config: &Config) -> String {
     output(&mut out, config);
     sources(&mut out, config);
     jobs(&mut out, config);
+    web(&mut out, config);
     out
+}
+
+fn web(out: &mut String, config: &Config) {
+    let Some(w) = &config.web else {
+        out.push_str("web: no dashboard\n");
+        return;
+    };
+    out.push_str("web:\n");
+    let scheme = if w.tls.is_some() { "https" } else { "http" };
+    let _ = writeln!(out, "  dashboard at {scheme}://{}/", w.listen);
+    if let Some(t) = &w.tls {
+        let _ = writeln!(
+            out,
+            "  TLS certificate {}, key {}",
+            t.cert.display(),
+            t.key.display()
+        );
+    }
+    let auth = match &w.auth {
+        WebAuth::None => "none".to_owned(),
+        WebAuth::UsersFile(f) => format!("HTTP Basic, users in {}", f.display()),
+        WebAuth::ProxyHeader { header, proxies } => format!(
+            "the user named in header {header}, from the reverse proxies {}",
+            proxies
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let _ = writeln!(out, "  authentication: {auth}");
+    if w.insecure {
+        out.push_str(
+            "  insecure = true: an address beyond loopback is served even without TLS or authentication\n",
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  times shown in {}; {} rows per page; overview refreshed {}",
+        w.time_zone
+            .or(config.global.time_zone)
+            .map_or("the local time of the tracker host".to_owned(), |tz| tz
+                .name()
+                .to_owned()),
+        w.page_size,
+        if w.refresh.is_zero() {
+            "never".to_owned()
+        } else {
+            format!("every {}", d(w.refresh))
+        }
+    );
 }
 
 fn global(out: &mut String, config: &Config) {
@@ -190,27 +244,33 @@ fn sources(out: &mut String, config: &Config) {
     }
 }
 
+/// A schedule in words ("daily at 02:00, start at the latest 30m later"), as `config
+/// check` and the dashboard show it.
+pub fn schedule_words(schedule: &Schedule) -> String {
+    match schedule {
+        Schedule::Cyclic { interval } => format!("cyclic, every {}", d(*interval)),
+        Schedule::Daily {
+            start,
+            start_max_delay,
+        } => format!(
+            "daily at {start}, start at the latest {} later",
+            d(*start_max_delay)
+        ),
+        Schedule::Cron {
+            expression,
+            start_max_delay,
+        } => format!(
+            "cron \"{expression}\", start at the latest {} later",
+            d(*start_max_delay)
+        ),
+    }
+}
+
 fn jobs(out: &mut String, config: &Config) {
     let o = &config.output;
     let _ = writeln!(out, "jobs ({}):", config.jobs.len());
     for j in &config.jobs {
-        let schedule = match &j.schedule {
-            Schedule::Cyclic { interval } => format!("cyclic, every {}", d(*interval)),
-            Schedule::Daily {
-                start,
-                start_max_delay,
-            } => format!(
-                "daily at {start}, start at the latest {} later",
-                d(*start_max_delay)
-            ),
-            Schedule::Cron {
-                expression,
-                start_max_delay,
-            } => format!(
-                "cron \"{expression}\", start at the latest {} later",
-                d(*start_max_delay)
-            ),
-        };
+        let schedule = schedule_words(&j.schedule);
         let _ = writeln!(
             out,
             "  {} (from {}): {schedule}; timeout {}; alert after {} error(s){}{}; service {:?}",
@@ -334,6 +394,33 @@ pub fn warnings(config: &Config) -> Vec<String> {
     }
     if let Some(ec) = &o.event_console {
         event_console_warnings(ec, &mut out);
+    }
+    if let Some(w) = &config.web {
+        if w.insecure && !w.listen.ip().is_loopback() {
+            out.push(format!(
+                "web.insecure = true: the dashboard on {} may be served without TLS or authentication",
+                w.listen
+            ));
+        }
+        let files = [
+            ("web.tls_cert", w.tls.as_ref().map(|t| &t.cert)),
+            ("web.tls_key", w.tls.as_ref().map(|t| &t.key)),
+            (
+                "web.users_file",
+                match &w.auth {
+                    WebAuth::UsersFile(f) => Some(f),
+                    _ => None,
+                },
+            ),
+        ];
+        for (key, file) in files {
+            if let Some(f) = file.filter(|f| missing(f)) {
+                out.push(format!(
+                    "{key}: {} does not exist on this machine",
+                    f.display()
+                ));
+            }
+        }
     }
     if let Some(f) = config
         .database

@@ -58,6 +58,9 @@ fn the_shipped_example_loads_with_every_key() {
         }
     );
     assert!(!c.sources[1].delete_after_commit);
+    let web = c.web.as_ref().expect("the example has a [web] table");
+    assert_eq!(web.listen.to_string(), "127.0.0.1:8470");
+    assert!(web.tls.is_none() && !web.insecure);
     assert_eq!(c.sources[0].checkmk_host(), "dwh1");
     assert_eq!(c.sources[1].checkmk_host, None);
     assert!(!c.output.piggyback);

@@ -8,6 +8,7 @@
 
 mod commit;
 pub mod connect;
+pub mod dashboard;
 mod retention;
 mod service;
 pub mod tls;

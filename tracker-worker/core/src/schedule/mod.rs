@@ -125,6 +125,31 @@ pub enum Schedule {
     },
 }
 
+impl Schedule {
+    /// When the next start is due after `now` (what the dashboard shows): a cyclic job one
+    /// interval after its last start (now, if that is past or it never started), a daily or
+    /// cron job at its next firing in `zone`.
+    pub fn next_due(
+        &self,
+        zone: Zone,
+        last_start: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Schedule::Cyclic { interval } => {
+                let interval = chrono::TimeDelta::from_std(*interval).ok()?;
+                Some(last_start.map_or(now, |s| (s + interval).max(now)))
+            }
+            Schedule::Daily { start, .. } => zone
+                .next_fire(&CronExpr::daily(*start), now)
+                .map(|f| f.earliest),
+            Schedule::Cron { expression, .. } => {
+                zone.next_fire(expression, now).map(|f| f.earliest)
+            }
+        }
+    }
+}
+
 /// An IANA time zone name, checked against the tz database compiled in (chrono-tz).
 pub fn parse_time_zone(s: &str) -> Result<chrono_tz::Tz, String> {
     s.parse::<chrono_tz::Tz>()
@@ -149,6 +174,41 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_due_times() {
+        use chrono::TimeZone;
+        let utc = |h, m| chrono::Utc.with_ymd_and_hms(2026, 7, 1, h, m, 0).unwrap();
+        let zone = Zone::Named(chrono_tz::Europe::Berlin);
+        let cyclic = Schedule::Cyclic {
+            interval: Duration::from_secs(3600),
+        };
+        assert_eq!(
+            cyclic.next_due(zone, Some(utc(10, 0)), utc(10, 20)),
+            Some(utc(11, 0))
+        );
+        // Overdue: due now, not in the past.
+        assert_eq!(
+            cyclic.next_due(zone, Some(utc(8, 0)), utc(10, 20)),
+            Some(utc(10, 20))
+        );
+        assert_eq!(cyclic.next_due(zone, None, utc(10, 20)), Some(utc(10, 20)));
+        let daily = Schedule::Daily {
+            start: TimeOfDay::parse("02:30").unwrap(),
+            start_max_delay: Duration::from_secs(600),
+        };
+        // 02:30 in Berlin (CEST, UTC+2) is 00:30 UTC: the next one is tomorrow's.
+        let next = daily.next_due(zone, None, utc(10, 0)).unwrap();
+        assert_eq!(
+            next,
+            chrono::Utc.with_ymd_and_hms(2026, 7, 2, 0, 30, 0).unwrap()
+        );
+        let cron = Schedule::Cron {
+            expression: CronExpr::parse("0 12 * * *").unwrap(),
+            start_max_delay: Duration::from_secs(600),
+        };
+        assert_eq!(cron.next_due(zone, None, utc(9, 0)), Some(utc(10, 0)));
+    }
 
     #[test]
     fn times_of_day() {
