@@ -177,6 +177,24 @@ pub fn quiet_spans(
     spans
 }
 
+/// Where a cyclic job's next start was due, as the rules see it (one interval after each
+/// start, before grace): the marks inside `[from, until)`, in order.
+pub fn cyclic_deadlines(
+    starts: impl IntoIterator<Item = DateTime<Utc>>,
+    interval: TimeDelta,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let mut due: Vec<DateTime<Utc>> = starts
+        .into_iter()
+        .map(|s| s + interval)
+        .filter(|d| *d >= from && *d < until)
+        .collect();
+    due.sort();
+    due.dedup();
+    due
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +246,18 @@ mod tests {
         let spans = quiet_spans(Some(w), at(0, 0), at(6, 0), Zone::Named(chrono_tz::UTC));
         assert_eq!(spans, vec![(at(2, 0), at(3, 0))]);
         assert!(quiet_spans(None, at(0, 0), at(6, 0), Zone::Named(chrono_tz::UTC)).is_empty());
+    }
+
+    #[test]
+    fn cyclic_deadlines_fall_one_interval_after_each_start_inside_the_range() {
+        let hour = TimeDelta::hours(1);
+        let starts = [at(3, 10), at(0, 30), at(1, 10), at(5, 40)];
+        // 00:30 -> 01:30 and 01:10 -> 02:10 and 03:10 -> 04:10 are inside [01:00, 06:00);
+        // 05:40 -> 06:40 is after it.
+        assert_eq!(
+            cyclic_deadlines(starts, hour, at(1, 0), at(6, 0)),
+            vec![at(1, 30), at(2, 10), at(4, 10)]
+        );
+        assert!(cyclic_deadlines([at(0, 0)], hour, at(2, 0), at(3, 0)).is_empty());
     }
 }

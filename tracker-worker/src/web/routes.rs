@@ -4,7 +4,7 @@
 //! with the reason.
 
 use super::auth::Refusal;
-use super::chart::{Lane, LaneRun};
+use super::chart::{self, Lane, LaneRun};
 use super::format::Outcome;
 use super::pages::{self, View, RANGES, STATES};
 use super::server::{self, Peer};
@@ -445,6 +445,18 @@ pub(super) async fn timeline_data(
             });
         }
     }
+    // Cyclic jobs: the next start was due one interval after each start.
+    for l in &mut lanes {
+        let Some(crate::config::Schedule::Cyclic { interval }) =
+            app.tracked.get(&l.job_name).map(|t| &t.schedule)
+        else {
+            continue;
+        };
+        if let Ok(interval) = TimeDelta::from_std(*interval) {
+            l.deadlines =
+                chart::cyclic_deadlines(l.runs.iter().map(|r| r.start), interval, from, until);
+        }
+    }
     // Tracked jobs without a run in the range still show their deadlines.
     for name in app.tracked.keys() {
         if !lanes.iter().any(|l| &l.job_name == name) {
@@ -461,7 +473,8 @@ pub(super) async fn timeline_data(
     })
 }
 
-/// A job's lane with its deadlines (latest starts of daily and cron jobs) and quiet window.
+/// A job's lane with its deadlines (latest starts of daily and cron jobs; a cyclic job's
+/// follow from its runs) and quiet window.
 fn lane(app: &App, job_name: &str, from: DateTime<Utc>, until: DateTime<Utc>) -> Lane {
     let tracked = app.tracked.get(job_name);
     let mut deadlines = Vec::new();
