@@ -156,7 +156,7 @@ tracker check -c "$TRACKER_DIR/jobmon-tracker.toml" | sed 's/^/    /'
 say "check_job_status() now reports the tracked jobs next to the nightly load"
 psql_demo -d "$DB" -c "SELECT * FROM jobmon.check_job_status()"
 say "jobmon-tracker nagios (a Nagios plugin around check_job_status(); exit 2 = CRITICAL)"
-tracker nagios -c "$TRACKER_DIR/jobmon-tracker.toml" | sed 's/^/    /' || say "exit status $?"
+tracker nagios --config "$TRACKER_DIR/jobmon-tracker.toml" | sed 's/^/    /' || say "exit status $?"
 
 say "jobmon-tracker web: the dashboard (pages and JSON API over the same tables)"
 # A dashboard left by an earlier demo run holds the port: stop it first.
