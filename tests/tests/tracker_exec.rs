@@ -90,24 +90,13 @@ struct Ingested {
 
 impl Ingested {
     fn new(name: &str, dir: &Path, queue: &Path, jobs: &[&str]) -> Ingested {
+        Self::with_global(name, dir, queue, jobs, "")
+    }
+
+    /// The same with `global` as the body of the [global] table.
+    fn with_global(name: &str, dir: &Path, queue: &Path, jobs: &[&str], global: &str) -> Ingested {
         let db = TestDb::new(name);
-        let c = cluster();
-        let mut toml = format!(
-            "[database]\nhost = \"127.0.0.1\"\nport = {}\nuser = {}\ndbname = {}\n\
-             [[sources]]\nname = \"local\"\nlocal_queue = {}\n",
-            c.port,
-            toml_str(&c.superuser),
-            toml_str(&db.name),
-            toml_str(&queue.to_string_lossy())
-        );
-        for j in jobs {
-            toml.push_str(&format!(
-                "[[jobs]]\nname = {}\nenv = \"P\"\ncyclic = {{ interval = \"1h\" }}\n",
-                toml_str(j)
-            ));
-        }
-        let config = dir.join("tracker.toml");
-        fs::write(&config, toml).unwrap();
+        let config = write_config(dir, Some(&db), queue, jobs, global);
         assert_ok(&run_once(BIN, &config));
         Ingested { db }
     }
@@ -162,6 +151,35 @@ impl Ingested {
             .unwrap()
             .get(0)
     }
+}
+
+/// A tracker configuration reading `queue` into `db` (a closed database when `None`), with
+/// `jobs` (cyclic every hour) and `global` as the body of its [global] table.
+fn write_config(
+    dir: &Path,
+    db: Option<&TestDb>,
+    queue: &Path,
+    jobs: &[&str],
+    global: &str,
+) -> PathBuf {
+    let c = cluster();
+    let mut toml = format!(
+        "[global]\n{global}\n[database]\nhost = \"127.0.0.1\"\nport = {}\nuser = {}\ndbname = {}\n\
+         [[sources]]\nname = \"local\"\nlocal_queue = {}\n",
+        c.port,
+        toml_str(&c.superuser),
+        toml_str(db.map_or("none", |d| d.name.as_str())),
+        toml_str(&queue.to_string_lossy())
+    );
+    for j in jobs {
+        toml.push_str(&format!(
+            "[[jobs]]\nname = {}\nenv = \"P\"\ncyclic = {{ interval = \"1h\" }}\n",
+            toml_str(j)
+        ));
+    }
+    let config = dir.join("tracker.toml");
+    fs::write(&config, toml).unwrap();
+    config
 }
 
 #[test]
@@ -256,7 +274,7 @@ fn a_signal_and_a_timeout_are_errors_with_their_exit_status() {
         &q,
         "STUBBORN",
         &["--timeout", "1s", "--kill-after", "1s"],
-        &["sh", "-c", "trap '' TERM; while :; do :; done"],
+        &["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"],
         b"",
     );
     assert_eq!(stubborn.status.code(), Some(124));
@@ -539,4 +557,52 @@ fn two_concurrent_runs_of_one_job_lose_no_message() {
         steps.iter().any(|(a, _)| a == "Run not finished"),
         "{steps:?}"
     );
+}
+
+#[test]
+fn the_keywords_come_from_the_configuration_and_a_bad_one_runs_nothing() {
+    let dir = tempdir();
+    let q = dir.path().join("q.sqlite");
+    let global = "start_keyword = \"BEGIN\"\nerror_keyword = \"FAIL\"\nend_keyword = \"DONE\"\n";
+    let config = write_config(dir.path(), None, &q, &["KW"], global);
+    let cfg = config.to_str().unwrap();
+    let out = exec(
+        dir.path(),
+        &q,
+        "KW",
+        &["-c", cfg],
+        &["sh", "-c", "exit 4"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(
+        events(&of_job(&queued(&q), "KW")),
+        ["BEGIN", "FAIL", "DONE"]
+    );
+    let db = Ingested::with_global("exec_keywords", dir.path(), &q, &["KW"], global);
+    assert_eq!(db.state("KW"), ("CRITICAL".into(), "ERROR".into()));
+    assert_eq!(db.runs("KW"), ["CRITICAL"]);
+
+    // An unreadable configuration: exit 125, the command not run, nothing queued.
+    let broken = dir.path().join("broken.toml");
+    fs::write(&broken, "[global\n").unwrap();
+    let marker = dir.path().join("ran");
+    let touch = format!("touch '{}'", marker.display());
+    let out = exec(
+        dir.path(),
+        &q,
+        "KW2",
+        &["-c", broken.to_str().unwrap()],
+        &["sh", "-c", &touch],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("broken.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stderr).contains("the command was not run"));
+    assert!(!marker.exists());
+    assert!(of_job(&queued(&q), "KW2").is_empty());
 }

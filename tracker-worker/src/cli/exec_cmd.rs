@@ -252,23 +252,27 @@ pub fn fallback_paths(queue: &Path) -> Vec<PathBuf> {
 
 /// How the command ended.
 enum Outcome {
-    NotStarted { code: u8, why: String },
+    /// It did not run (or was lost track of): exit status and why.
+    Failed {
+        code: u8,
+        why: String,
+    },
     Exited(ExitStatus),
 }
 
+/// Everything the end messages say.
+struct Ended {
+    outcome: Outcome,
+    tail: Tail,
+    /// What --timeout did, if it expired.
+    timed_out: Option<&'static str>,
+    took: Duration,
+}
+
 pub fn run(args: ExecArgs) -> u8 {
-    let keywords = match &args.config {
-        None => tracker_core::model::Global::default(),
-        Some(path) => match crate::config::load(path) {
-            Ok(loaded) => loaded.config.global,
-            Err(e) => {
-                note(&format!(
-                    "jobmon-tracker exec: {e}; the command was not run (fix the configuration \
-                     or leave -c out for the default keywords)"
-                ));
-                return EXIT_EXEC_FAILED;
-            }
-        },
+    let keywords = match keywords(&args) {
+        Ok(k) => k,
+        Err(code) => return code,
     };
     install_forwarding();
     let mut reporter = Reporter {
@@ -282,59 +286,13 @@ pub fn run(args: ExecArgs) -> u8 {
         &keywords.start_keyword,
         format!("exec pid {pid}: {}", command_text(&args.command)),
     );
-    let (outcome, tail, timed_out, took) = execute(&args);
-    let took = seconds(took);
-    let tail_text = |tail: &Tail| {
-        let t = tail.text();
-        if t.is_empty() {
-            String::new()
-        } else {
-            format!("; stderr (last lines):\n{t}")
-        }
-    };
-    let forwarded = match FORWARDED.load(Ordering::SeqCst) {
-        0 => String::new(),
-        sig => format!(" (exec forwarded {} to it)", signal_name(sig)),
-    };
-    let timeout_text = match (timed_out, args.timeout) {
-        (Some(how), Some(limit)) => format!(
-            "timeout: still running after {}, {how}; ",
-            humantime::format_duration(limit)
-        ),
-        _ => String::new(),
-    };
-    let (code, error) = match outcome {
-        Outcome::NotStarted { code, why } => (code, Some(why)),
-        Outcome::Exited(status) => match (status.code(), status.signal()) {
-            (Some(0), _) if timed_out.is_none() => (0, None),
-            (Some(c), _) => (
-                c as u8,
-                Some(format!(
-                    "{timeout_text}exit status {c} after {took}{forwarded}"
-                )),
-            ),
-            (None, Some(sig)) => (
-                (128 + sig) as u8,
-                Some(format!(
-                    "{timeout_text}killed by {} after {took}{forwarded}",
-                    signal_name(sig)
-                )),
-            ),
-            (None, None) => (1, Some(format!("ended with {status} after {took}"))),
-        },
-    };
-    let code = if timed_out.is_some() {
-        EXIT_TIMEOUT
-    } else {
-        code
-    };
+    let ended = execute(&args);
+    let took = seconds(ended.took);
+    let (code, error) = verdict(&ended, args.timeout);
     match error {
         None => reporter.send(&keywords.end_keyword, format!("exit status 0 after {took}")),
         Some(error) => {
-            reporter.send(
-                &keywords.error_keyword,
-                format!("{error}{}", tail_text(&tail)),
-            );
+            reporter.send(&keywords.error_keyword, error);
             reporter.send(
                 &keywords.end_keyword,
                 format!("end of the failed run: exit {code} after {took}"),
@@ -344,54 +302,87 @@ pub fn run(args: ExecArgs) -> u8 {
     code
 }
 
-/// Starts and waits for the command; how it ended, its stderr tail and, if --timeout
-/// expired, what was done about it, and how long it ran.
-fn execute(args: &ExecArgs) -> (Outcome, Tail, Option<&'static str>, Duration) {
+/// The keywords of the -c configuration, or the defaults; the exit status if it is unusable.
+fn keywords(args: &ExecArgs) -> Result<tracker_core::model::Global, u8> {
+    let Some(path) = &args.config else {
+        return Ok(tracker_core::model::Global::default());
+    };
+    crate::config::load(path)
+        .map(|loaded| loaded.config.global)
+        .map_err(|e| {
+            note(&format!(
+                "jobmon-tracker exec: {e}; the command was not run (fix the configuration \
+                 or leave -c out for the default keywords)"
+            ));
+            EXIT_EXEC_FAILED
+        })
+}
+
+/// The exit status of exec and, unless the run succeeded, the error message.
+fn verdict(ended: &Ended, timeout: Option<Duration>) -> (u8, Option<String>) {
+    let took = seconds(ended.took);
+    let forwarded = match FORWARDED.load(Ordering::SeqCst) {
+        0 => String::new(),
+        sig => format!(" (exec forwarded {} to it)", signal_name(sig)),
+    };
+    let timeout_text = match (ended.timed_out, timeout) {
+        (Some(how), Some(limit)) => format!(
+            "timeout: still running after {}, {how}; ",
+            humantime::format_duration(limit)
+        ),
+        _ => String::new(),
+    };
+    let (code, error) = match &ended.outcome {
+        Outcome::Failed { code, why } => (*code, why.clone()),
+        Outcome::Exited(status) => match (status.code(), status.signal()) {
+            (Some(0), _) if ended.timed_out.is_none() => return (0, None),
+            (Some(c), _) => (
+                c as u8,
+                format!("{timeout_text}exit status {c} after {took}{forwarded}"),
+            ),
+            (None, Some(sig)) => (
+                (128 + sig) as u8,
+                format!(
+                    "{timeout_text}killed by {} after {took}{forwarded}",
+                    signal_name(sig)
+                ),
+            ),
+            (None, None) => (1, format!("ended with {status} after {took}")),
+        },
+    };
+    let code = if ended.timed_out.is_some() {
+        EXIT_TIMEOUT
+    } else {
+        code
+    };
+    let tail = ended.tail.text();
+    if tail.is_empty() {
+        (code, Some(error))
+    } else {
+        (code, Some(format!("{error}; stderr (last lines):\n{tail}")))
+    }
+}
+
+/// Starts the command and waits for it (bounded by --timeout), teeing its stderr.
+fn execute(args: &ExecArgs) -> Ended {
     let started = Instant::now();
-    let tail = Tail::default();
+    let failed = |code, why| Ended {
+        outcome: Outcome::Failed { code, why },
+        tail: Tail::default(),
+        timed_out: None,
+        took: started.elapsed(),
+    };
     let pending = PENDING.swap(0, Ordering::SeqCst);
     if pending != 0 {
         let why = format!(
             "not started: exec received {} before starting the command",
             signal_name(pending)
         );
-        return (
-            Outcome::NotStarted {
-                code: (128 + pending) as u8,
-                why,
-            },
-            tail,
-            None,
-            Duration::ZERO,
-        );
+        return failed((128 + pending) as u8, why);
     }
-    let program = &args.command[0];
-    let mut child = match Command::new(program)
-        .args(&args.command[1..])
-        .stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+    let mut child = match spawn(&args.command) {
         Ok(child) => child,
-        Err(e) => {
-            let (code, what) = match e.kind() {
-                io::ErrorKind::NotFound => (127, "command not found"),
-                _ => (126, "command cannot be executed"),
-            };
-            let path = std::env::var("PATH").unwrap_or_else(|_| "(PATH not set)".into());
-            let why = format!(
-                "cannot start {}: {what} ({e}; PATH={path})",
-                program.to_string_lossy()
-            );
-            note(&format!("jobmon-tracker exec: {why}"));
-            return (
-                Outcome::NotStarted { code, why },
-                tail,
-                None,
-                started.elapsed(),
-            );
-        }
+        Err((code, why)) => return failed(code, why),
     };
     let pid = child.id() as i32;
     CHILD.store(pid, Ordering::SeqCst);
@@ -403,8 +394,74 @@ fn execute(args: &ExecArgs) -> (Outcome, Tail, Option<&'static str>, Duration) {
         }
         FORWARDED.store(late, Ordering::SeqCst);
     }
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let shared = std::sync::Arc::new(std::sync::Mutex::new(Tail::default()));
+    let tee = child.stderr.take().map(tee_stderr);
+    let (status_tx, status_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = status_tx.send(child.wait());
+    });
+    let (status, timed_out) = wait_bounded(pid, &status_rx, args.timeout, args.kill_after);
+    CHILD.store(0, Ordering::SeqCst);
+    let took = started.elapsed();
+    let tail = match tee {
+        Some((shared, done)) => {
+            // The tee's last bytes: until the pipe closes, or DRAIN passes.
+            let _ = done.recv_timeout(DRAIN);
+            shared
+                .lock()
+                .map(|mut t| std::mem::take(&mut *t))
+                .unwrap_or_default()
+        }
+        None => Tail::default(),
+    };
+    let outcome = match status {
+        Some(Ok(status)) => Outcome::Exited(status),
+        Some(Err(e)) => Outcome::Failed {
+            code: 1,
+            why: format!("cannot wait for the command: {e}"),
+        },
+        None => Outcome::Failed {
+            code: 1,
+            why: "lost track of the command".into(),
+        },
+    };
+    Ended {
+        outcome,
+        tail,
+        timed_out,
+        took,
+    }
+}
+
+/// Starts the command directly (no shell); on failure the shell's exit status and why.
+fn spawn(command: &[OsString]) -> Result<std::process::Child, (u8, String)> {
+    let program = &command[0];
+    Command::new(program)
+        .args(&command[1..])
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            let (code, what) = match e.kind() {
+                io::ErrorKind::NotFound => (127, "command not found"),
+                _ => (126, "command cannot be executed"),
+            };
+            let path = std::env::var("PATH").unwrap_or_else(|_| "(PATH not set)".into());
+            let why = format!(
+                "cannot start {}: {what} ({e}; PATH={path})",
+                program.to_string_lossy()
+            );
+            note(&format!("jobmon-tracker exec: {why}"));
+            (code, why)
+        })
+}
+
+type SharedTail = std::sync::Arc<std::sync::Mutex<Tail>>;
+
+/// Copies the command's stderr to ours and into a [`Tail`]; the receiver hears when the
+/// pipe closed.
+fn tee_stderr(mut stderr: std::process::ChildStderr) -> (SharedTail, mpsc::Receiver<()>) {
+    let shared = SharedTail::default();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let teed = std::sync::Arc::clone(&shared);
     std::thread::spawn(move || {
@@ -426,55 +483,40 @@ fn execute(args: &ExecArgs) -> (Outcome, Tail, Option<&'static str>, Duration) {
         }
         let _ = done_tx.send(());
     });
-    let (status_tx, status_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = status_tx.send(child.wait());
-    });
-    let mut timed_out = None;
-    let status = match args.timeout {
-        None => status_rx.recv().ok(),
-        Some(limit) => match status_rx.recv_timeout(limit) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                // SAFETY: kill(2) on our child's pid; the waiting thread has not reaped it.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-                timed_out = Some("sent SIGTERM");
-                match status_rx.recv_timeout(args.kill_after) {
-                    Ok(s) => Some(s),
-                    Err(_) => {
-                        // SAFETY: as above.
-                        unsafe {
-                            libc::kill(pid, libc::SIGKILL);
-                        }
-                        timed_out = Some("sent SIGTERM, then SIGKILL after the grace period");
-                        status_rx.recv().ok()
-                    }
-                }
-            }
-        },
+    (shared, done_rx)
+}
+
+type WaitResult = Option<io::Result<ExitStatus>>;
+
+/// The child's status from the waiting thread; after `timeout` SIGTERM, after `grace`
+/// more SIGKILL. Also what was done when the timeout expired.
+fn wait_bounded(
+    pid: i32,
+    status: &mpsc::Receiver<io::Result<ExitStatus>>,
+    timeout: Option<Duration>,
+    grace: Duration,
+) -> (WaitResult, Option<&'static str>) {
+    let Some(limit) = timeout else {
+        return (status.recv().ok(), None);
     };
-    CHILD.store(0, Ordering::SeqCst);
-    let took = started.elapsed();
-    // The tee's last bytes: until the pipe closes, or DRAIN passes.
-    let _ = done_rx.recv_timeout(DRAIN);
-    let tail = match shared.lock() {
-        Ok(mut t) => std::mem::take(&mut *t),
-        Err(_) => Tail::default(),
-    };
-    let outcome = match status {
-        Some(Ok(status)) => Outcome::Exited(status),
-        Some(Err(e)) => Outcome::NotStarted {
-            code: 1,
-            why: format!("cannot wait for the command: {e}"),
-        },
-        None => Outcome::NotStarted {
-            code: 1,
-            why: "lost track of the command".into(),
-        },
-    };
-    (outcome, tail, timed_out, took)
+    if let Ok(s) = status.recv_timeout(limit) {
+        return (Some(s), None);
+    }
+    // SAFETY: kill(2) on our child's pid; the waiting thread has not reported it reaped.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    if let Ok(s) = status.recv_timeout(grace) {
+        return (Some(s), Some("sent SIGTERM"));
+    }
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    (
+        status.recv().ok(),
+        Some("sent SIGTERM, then SIGKILL after the grace period"),
+    )
 }
 
 #[cfg(test)]
