@@ -107,7 +107,11 @@ tracker queue -f "$Q" add --instance P --job LOAD_DWH --event ERROR --message 'O
 tracker queue -f "$Q" add --instance P --job BACKUP --event STARTED >/dev/null
 # The backup started three hours ago (its timeout is two hours).
 "${AS_POSTGRES[@]}" sqlite3 "$Q" "UPDATE messages SET timestamp = julianday('now', '-3 hours') WHERE job = 'BACKUP'"
-tracker queue -f "$Q" list -t UTC | sed 's/^/    /'
+say "jobmon-tracker exec wraps an unchanged command as a job: start, end, exit status, duration, stderr"
+tracker exec --job CLEANUP --env P --queue "$Q" -- \
+    sh -c 'echo "removing old files"; echo "rm: cannot remove /data/x: Permission denied" >&2; exit 1' \
+    || say "exit status $? (the command's)"
+tracker queue -f "$Q" list -i 20 -t UTC | sed 's/^/    /'
 
 "${AS_POSTGRES[@]}" tee "$TRACKER_DIR/jobmon-tracker.toml" >/dev/null <<TOML
 [global]
@@ -137,6 +141,11 @@ name = "LOAD_DWH"
 env = "P"
 daily = { start = "02:30", start_max_delay = "30m" }
 max_errors_before_alerting = 1
+
+[[jobs]]
+name = "CLEANUP"
+env = "P"
+cyclic = { interval = "1d" }
 
 [[jobs]]
 name = "BACKUP"

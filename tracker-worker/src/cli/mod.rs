@@ -8,6 +8,7 @@
 
 mod check_cmd;
 mod config_cmd;
+mod exec_cmd;
 pub mod nagios;
 mod nagios_legacy;
 mod queue_cmd;
@@ -95,6 +96,64 @@ pub enum Command {
     /// web.auth_header, unless web.insecure = true. Prints its URL on stderr when it
     /// listens. SIGTERM or SIGINT stop it (exit 0); exit 1 when it cannot start.
     Web(WebArgs),
+    /// Run a command as a tracked job: report its start, end, exit status and duration.
+    ///
+    /// Writes a start message into the queue file, runs COMMAND (directly, no shell) with
+    /// stdin and stdout passed through and stderr passed through and its last 4 KB kept,
+    /// forwards SIGTERM, SIGINT and SIGHUP to it, and writes the end: on exit status 0 the
+    /// end keyword ("exit status 0 after 12.345s"); otherwise the error keyword with the
+    /// exit status or the signal, the duration and the last lines of stderr, then the end
+    /// keyword (the run ends, as CRITICAL). The message keywords are the configuration's
+    /// (-c) or the defaults STARTED, ERROR, SUCCESS.
+    ///
+    /// If the queue cannot be written the command runs all the same: each message it did
+    /// not take is appended as a JSON line (`queue add -j` takes it; "timestamp" is when it
+    /// happened) to the first writable of QUEUE.unsent.jsonl,
+    /// $XDG_RUNTIME_DIR/jobmon-tracker-exec-unsent-UID.jsonl, the same in $TMPDIR and in
+    /// /tmp, or printed on stderr if none is, and stderr says where it went.
+    ///
+    /// Exit status: the command's; 128+N if a signal N killed it; 124 if --timeout expired;
+    /// 127 if the command was not found, 126 if it cannot be executed (as a shell);
+    /// 125 if the configuration given with -c cannot be read (the command is not run);
+    /// 2 for a wrong command line.
+    Exec(ExecArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  jobmon-tracker exec --job LOAD_DWH --env P --queue /var/spool/jobmon/queue.sqlite -- /opt/dwh/load.sh --full
+  # crontab (no shell needed around it; PATH is cron's):
+  30 2 * * * /usr/bin/jobmon-tracker exec --job BACKUP --env P --queue /var/spool/jobmon/queue.sqlite --timeout 2h -- /usr/local/bin/backup")]
+pub struct ExecArgs {
+    /// The job's name, as in the configuration's [[jobs]] name.
+    #[arg(long, value_name = "NAME")]
+    pub job: String,
+    /// The environment the job runs in (the message's instance), e.g. I, Q or P.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Queue file, created when missing. The default is the one of `queue`:
+    /// msg-queue.sqlite in the current directory (cron's is the home directory), so give
+    /// the path the tracker reads.
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "QUEUEFILE",
+        default_value = "msg-queue.sqlite"
+    )]
+    pub queue: PathBuf,
+    /// Stop the command after this long (`90s`, `2h`, `00:30:00`, plain seconds): SIGTERM,
+    /// then SIGKILL after --kill-after; the run is reported as an error, exit status 124.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+    /// The grace period between the SIGTERM and the SIGKILL of --timeout.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub kill_after: std::time::Duration,
+    /// The tracker's configuration (TOML or 2016 JSON), for its start/error/end keywords.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The command and its arguments, after `--`; started directly, not through a shell.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]
@@ -383,6 +442,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         // report is printed and flushed and the runtime shut down by now.
         Command::Nagios(args) => std::process::exit(nagios::run(&args).code().into()),
         Command::Web(args) => web(args),
+        // Its exit status is the command's; nothing of its own is left to flush.
+        Command::Exec(args) => std::process::exit(exec_cmd::run(args).into()),
     }
 }
 
