@@ -23,7 +23,8 @@ cd "$ROOT"
 EXTENSION_TESTS=(schema logging check_job_status interrupts sessions privileges upgrade
                  connection_errors connection_settings hot_standby writer
                  tracker_ingest tracker_alerts tracker_bad_input tracker_nagios
-                 tracker_pg_restart tracker_scale tracker_retention web bench_web_data)
+                 tracker_pg_restart tracker_scale tracker_retention tracker_suggest web
+                 bench_web_data)
 # The tests of logging itself run a second time in the shared mode (JOBMON_TEST_MODE=shared:
 # the harness's clusters preload pg_jobmon, so the writer processes do the logging), on
 # every major; tests/writer.rs always runs in that mode.

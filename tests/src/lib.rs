@@ -65,6 +65,21 @@ pub fn configure_cluster(settings: ClusterSettings) {
 }
 static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// A small deterministic generator (a 64-bit LCG): the same sequence from the same seed on
+/// every machine, for generated histories and fault schedules that can be replayed.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// Uniform in 0..n (0 for n = 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n.max(1)
+    }
+}
+
 /// Starts a detached shell that runs `cleanup` once this test process has ended, however
 /// it ended (a panic, `kill -9`): servers the tests start must not outlive them.
 pub fn spawn_watchdog(cleanup: &str) -> Result<Child, String> {

@@ -491,6 +491,18 @@ fn an_unwritable_queue_keeps_the_command_and_its_messages() {
         events(&of_job(&queued(&real), "LOST")),
         ["STARTED", "ERROR", "SUCCESS"]
     );
+    // Each keeps the time it happened, not the time of the replay.
+    let stamps = Command::new("sqlite3")
+        .arg(&real)
+        .arg("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', timestamp) FROM messages ORDER BY id")
+        .output()
+        .expect("run sqlite3");
+    let stamps: Vec<String> = text(&stamps.stdout).lines().map(str::to_owned).collect();
+    let written: Vec<&str> = parsed
+        .iter()
+        .map(|v| v["timestamp"].as_str().unwrap())
+        .collect();
+    assert_eq!(stamps, written);
     let db = Ingested::new("exec_fallback", dir.path(), &real, &["LOST"]);
     assert_eq!(db.state("LOST"), ("CRITICAL".into(), "ERROR".into()));
     assert_eq!(db.runs("LOST"), ["CRITICAL"]);

@@ -6,24 +6,13 @@ use jobmon_tests::tracker::{
     eventually, fill_queue, lost_and_duplicated, message_count, run_once, stored_numbers, tempdir,
     write_config, SourceSpec, TrackerProcess,
 };
+use jobmon_tests::Lcg;
 use jobmon_tests::TestDb;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tracker_worker::queue::{NewMessage, Queue};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracker");
-
-/// A small deterministic generator; the seed is printed so a failure can be replayed.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
-}
 
 fn seed() -> u64 {
     let s = std::env::var("TRACKER_FAULT_SEED")
@@ -86,7 +75,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let deadline = Instant::now() + Duration::from_secs(240);
     while message_count(&mut c, "dwh1") < n as i64 && Instant::now() < deadline {
         let mut t = TrackerProcess::spawn(BIN, &config, &log);
-        std::thread::sleep(Duration::from_millis(50 + rng.next(400)));
+        std::thread::sleep(Duration::from_millis(50 + rng.below(400)));
         t.signal(libc::SIGKILL);
         t.wait_exit(Duration::from_secs(5));
         kills += 1;

@@ -266,6 +266,14 @@ fn errors_name_the_file_and_use_exit_codes_1_and_2() {
             "message field \"job\" is required",
         ),
         (&["add", "-j", "{}", "--job", "J"], "cannot be used with"),
+        (
+            &[
+                "add",
+                "-j",
+                r#"{"instance": "P", "job": "J", "event": "E", "timestamp": "yesterday"}"#,
+            ],
+            "field \"timestamp\" is not a time such as",
+        ),
         (&["list", "-t", "GMT"], "invalid value 'GMT'"),
         (&["ack"], "--through <ID>"),
     ] {
@@ -275,6 +283,54 @@ fn errors_name_the_file_and_use_exit_codes_1_and_2() {
         assert!(!stderr(&o).contains("panicked"));
     }
     assert!(!file.exists(), "failed adds create nothing");
+}
+
+#[test]
+fn add_keeps_a_json_timestamp_and_list_prints_what_add_takes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("q.sqlite");
+    let at = "2026-03-29T01:30:00.250Z";
+    let o = queue(
+        &file,
+        &[
+            "add",
+            "-j",
+            &format!(r#"{{"instance": "P", "job": "J", "event": "STARTED", "timestamp": "{at}"}}"#),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Another zone's offset names the same instant.
+    let o = queue(
+        &file,
+        &[
+            "add",
+            "-j",
+            r#"{"instance": "P", "job": "J", "event": "SUCCESS", "timestamp": "2026-03-29T04:00:00+02:00"}"#,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        sqlite3(
+            &file,
+            "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', timestamp) FROM messages ORDER BY id;"
+        ),
+        format!("{at}\n2026-03-29T02:00:00.000Z\n")
+    );
+    // `list` prints the objects in a form `add -j` takes back with their times.
+    let listed: serde_json::Value =
+        serde_json::from_str(&stdout(&queue(&file, &["list"]))).unwrap();
+    let copy = dir.path().join("copy.sqlite");
+    for item in listed.as_array().unwrap() {
+        let o = queue(&copy, &["add", "-j", &item.to_string()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    assert_eq!(
+        sqlite3(
+            &copy,
+            "SELECT strftime('%Y-%m-%dT%H:%M:%fZ', timestamp), event FROM messages ORDER BY id;"
+        ),
+        format!("{at}|STARTED\n2026-03-29T02:00:00.000Z|SUCCESS\n")
+    );
 }
 
 #[test]

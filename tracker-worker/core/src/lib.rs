@@ -11,6 +11,7 @@
 //! - [`threshold`]: Nagios threshold ranges (`-w`/`-c` of the plugin);
 //! - [`model`]: the validated configuration as plain data;
 //! - [`rules`]: the rule engine, a pure function of (job, events, source health, now);
+//! - [`suggest`]: schedules read from the history of a job nobody configured;
 //! - [`row`] and [`ingest`]: a queue row's values and the planners that turn rows into
 //!   messages, runs and steps, and decide where to continue a queue.
 //!
@@ -26,4 +27,5 @@ pub mod row;
 pub mod rules;
 pub mod schedule;
 pub mod state;
+pub mod suggest;
 pub mod threshold;

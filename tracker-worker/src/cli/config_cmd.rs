@@ -1,4 +1,4 @@
-//! `jobmon-tracker config check|import`.
+//! `jobmon-tracker config check|import` (and `suggest`, in its own module).
 
 use super::{note, print, CliError, ConfigCommand};
 use crate::config::{self, ConfigError, Format};
@@ -48,5 +48,6 @@ pub fn run(cmd: ConfigCommand) -> Result<(), CliError> {
             let (config, notes) = config::parse_legacy(&file, &text).map_err(runtime)?;
             print(&config::to_toml(&config, &notes))
         }
+        ConfigCommand::Suggest(args) => super::suggest_cmd::run(args),
     }
 }

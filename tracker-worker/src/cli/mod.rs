@@ -12,6 +12,7 @@ mod exec_cmd;
 pub mod nagios;
 mod nagios_legacy;
 mod queue_cmd;
+mod suggest_cmd;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{self, Write};
@@ -255,7 +256,9 @@ pub enum QueueCommand {
     /// Append one message; prints its id.
     ///
     /// Give the fields as options, or as one JSON object with -j (as the 2016 tool did).
-    /// SQLite stamps the message with the current time (UTC Julian day number).
+    /// SQLite stamps the message with the current time (UTC Julian day number), unless the
+    /// JSON object has a "timestamp" (RFC 3339, e.g. "2026-12-02T01:30:00.250Z", as `list`
+    /// prints it and `exec` writes the messages it could not queue): then with that time.
     Add(AddArgs),
     /// Print the first messages as a JSON array, in the 2016 format.
     ///
@@ -284,8 +287,9 @@ pub enum QueueCommand {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// The message as a JSON object with string fields "instance", "job", "event" and an
-    /// optional "message" (default ""); `-` reads the object from standard input.
+    /// The message as a JSON object with string fields "instance", "job", "event", an
+    /// optional "message" (default "") and an optional "timestamp" (RFC 3339; default: now);
+    /// `-` reads the object from standard input.
     #[arg(short, long, value_name = "JSON|-", conflicts_with_all = ["instance", "job", "event", "message"])]
     pub json: Option<String>,
     /// The environment the job runs in, e.g. I, Q or P.
@@ -382,6 +386,70 @@ pub enum ConfigCommand {
         /// The legacy JSON file (job_tracker.cfg).
         file: PathBuf,
     },
+    /// Suggest schedules for the jobs nobody configured, from their history in job_log.
+    ///
+    /// Reads the runs started since --since and prints, for each tracked job (messages
+    /// from a configured source) without a [[jobs]] entry, a TOML stanza with a schedule
+    /// read from its start times (a cyclic interval, a daily start time in
+    /// global.time_zone, or a cron expression for jobs that run on some weekdays), a
+    /// start_max_delay and a timeout from the spread of its starts and durations; and for
+    /// each job logged through add_job without a job_check_config row, an INSERT with
+    /// warn and error thresholds, so that check_job_status() reports it MISSING when a run
+    /// does not come. Comments above each give the evidence (runs seen, the spread, the
+    /// exceptions); a job whose starts follow no pattern gets the reason and a
+    /// commented-out stanza. Nothing is changed: the configuration file is only read and
+    /// the database is read in a read-only transaction (SELECT rights on job_log,
+    /// tracker_message and job_check_config suffice).
+    ///
+    /// Output: the TOML part (valid TOML), then the SQL part (valid SQL); --only picks one,
+    /// to append to the configuration or pipe into psql. Exit status: 0, also when there
+    /// is nothing to suggest; 1 if the configuration is invalid or the database cannot be
+    /// read; 2 for a wrong command line.
+    #[command(after_help = "Examples:
+  jobmon-tracker config suggest -c /etc/jobmon-tracker/jobmon-tracker.toml
+  jobmon-tracker config suggest -c /etc/jobmon-tracker/jobmon-tracker.toml --since 90d --only toml > suggested.toml
+  jobmon-tracker config suggest -c /etc/jobmon-tracker/jobmon-tracker.toml --only sql | psql -d jobs")]
+    Suggest(SuggestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SuggestArgs {
+    /// The configuration file (TOML, or the 2016 job_tracker JSON): its database, sources,
+    /// jobs and time zone.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// How much history to read: runs started this long ago or later (`30d`, `12w`,
+    /// `720h`). Weekday patterns need two weeks; DST changes in it are read as such.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_since)]
+    pub since: std::time::Duration,
+    /// Print only the TOML stanzas or only the SQL statements.
+    #[arg(long, value_enum, value_name = "PART")]
+    pub only: Option<SuggestPart>,
+    /// Bound on connecting to PostgreSQL and reading the history.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SuggestPart {
+    /// The [[jobs]] stanzas of tracked jobs.
+    Toml,
+    /// The job_check_config statements of in-database jobs.
+    Sql,
+}
+
+/// `--since`: a duration of at least an hour and at most ten years.
+fn parse_since(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::config::parse_duration(s)?;
+    if d < std::time::Duration::from_secs(3600) {
+        return Err(format!(
+            "`{s}` is too short: give at least an hour of history, e.g. 30d"
+        ));
+    }
+    if d > std::time::Duration::from_secs(10 * 366 * 86_400) {
+        return Err(format!("`{s}` is more than ten years"));
+    }
+    Ok(d)
 }
 
 /// Why a command failed, and so its exit code.

@@ -29,8 +29,12 @@ pub fn run(args: QueueArgs) -> Result<(), CliError> {
     }
     match args.command {
         QueueCommand::Add(add) => {
-            let msg = new_message(add)?;
-            let id = Queue::open_or_create(path)?.add(&msg)?;
+            let (msg, at) = new_message(add)?;
+            let queue = Queue::open_or_create(path)?;
+            let id = match at {
+                Some(at) => queue.add_at(&msg, at)?,
+                None => queue.add(&msg)?,
+            };
             if args.verbose {
                 note(&format!("added message {id}: {msg:?}"));
             }
@@ -89,9 +93,13 @@ pub fn run(args: QueueArgs) -> Result<(), CliError> {
     }
 }
 
-/// The message from `-j JSON`, `-j -` (stdin) or the separate options. Like the 2016 tool,
-/// instance, job and event are required and the message defaults to "".
-fn new_message(add: AddArgs) -> Result<NewMessage, CliError> {
+/// The message from `-j JSON`, `-j -` (stdin) or the separate options, with the time of a
+/// `"timestamp"` in the JSON. Like the 2016 tool, instance, job and event are required and
+/// the message defaults to "".
+fn new_message(
+    add: AddArgs,
+) -> Result<(NewMessage, Option<chrono::DateTime<chrono::Utc>>), CliError> {
+    let mut at = None;
     let (instance, job, event, message) = match add.json {
         Some(json) => {
             let text = if json == "-" {
@@ -119,6 +127,14 @@ fn new_message(add: AddArgs) -> Result<NewMessage, CliError> {
                     ))),
                 }
             };
+            if let Some(t) = field("timestamp")? {
+                let parsed = chrono::DateTime::parse_from_rfc3339(&t).map_err(|e| {
+                    CliError::Usage(format!(
+                        "-j: field \"timestamp\" is not a time such as \"2026-12-02T01:30:00.250Z\" (RFC 3339, as `list` prints it): {t} ({e})"
+                    ))
+                })?;
+                at = Some(parsed.with_timezone(&chrono::Utc));
+            }
             (
                 field("instance")?,
                 field("job")?,
@@ -135,10 +151,13 @@ fn new_message(add: AddArgs) -> Result<NewMessage, CliError> {
             ))
         })
     };
-    Ok(NewMessage {
-        instance: Some(required(instance, "instance")?),
-        job: Some(required(job, "job")?),
-        event: Some(required(event, "event")?),
-        message: Some(message.unwrap_or_default()),
-    })
+    Ok((
+        NewMessage {
+            instance: Some(required(instance, "instance")?),
+            job: Some(required(job, "job")?),
+            event: Some(required(event, "event")?),
+            message: Some(message.unwrap_or_default()),
+        },
+        at,
+    ))
 }

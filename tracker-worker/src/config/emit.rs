@@ -5,8 +5,8 @@
 //! `[output]`). Every value is written explicitly, so reading the text back gives the same
 //! configuration; the tests check that.
 
-use super::file::{key, RawConfig, RawDatabase, RawEventConsole, RawGlobal, RawOutput};
-use super::Config;
+use super::file::{key, RawConfig, RawDatabase, RawEventConsole, RawGlobal, RawJob, RawOutput};
+use super::{defaults, Config, Job};
 use std::fmt::Write as _;
 use toml::{Table, Value};
 
@@ -78,6 +78,22 @@ pub fn to_toml(config: &Config, notes: &[String]) -> String {
             other => {
                 let _ = writeln!(out, "{key} = {other}");
             }
+        }
+    }
+    out
+}
+
+/// One `[[jobs]]` table as `config import` writes it, schedules inline, but without
+/// `max_errors_before_alerting` when it is the default (what `config suggest` prints).
+pub fn job_stanza(job: &Job) -> String {
+    let mut raw = RawJob::from(job);
+    if raw.max_errors_before_alerting == Some(defaults::MAX_ERRORS_BEFORE_ALERTING) {
+        raw.max_errors_before_alerting = None;
+    }
+    let mut out = format!("[[{}]]\n", key!(RawConfig::jobs));
+    if let Ok(Value::Table(t)) = Value::try_from(raw) {
+        for (key, value) in &t {
+            let _ = writeln!(out, "{key} = {}", inline(value));
         }
     }
     out

@@ -12,6 +12,7 @@ mod capture;
 mod emit;
 mod file;
 mod legacy;
+pub mod suggest;
 mod summary;
 mod types;
 mod validate;

@@ -45,6 +45,8 @@ pub const LEGACY_DEFAULT_MAX_ITEMS: u64 = 10;
 const HAS_TABLE: &str =
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages'";
 const INSERT: &str = "INSERT INTO messages(instance, job, event, message) VALUES (?1, ?2, ?3, ?4)";
+const INSERT_AT: &str =
+    "INSERT INTO messages(timestamp, instance, job, event, message) VALUES (?1, ?2, ?3, ?4, ?5)";
 const LENGTH: &str = "SELECT count(id) FROM messages";
 const READ_AFTER: &str = "SELECT id, timestamp, instance, job, event, message FROM messages \
                           WHERE id > ?1 ORDER BY id LIMIT ?2";
@@ -242,6 +244,24 @@ impl Queue {
             .execute(
                 INSERT,
                 params![msg.instance, msg.job, msg.event, msg.message],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Appends a message stamped `at` instead of now (a message kept elsewhere while the
+    /// queue could not be written, replayed); returns its id.
+    pub fn add_at(
+        &self,
+        msg: &NewMessage,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64, QueueError> {
+        // The Julian day number SQLite's strftime('%J') gives, to the millisecond.
+        let julian = at.timestamp_millis() as f64 / 86_400_000.0 + 2_440_587.5;
+        self.conn
+            .execute(
+                INSERT_AT,
+                params![julian, msg.instance, msg.job, msg.event, msg.message],
             )
             .map_err(|e| self.error(e))?;
         Ok(self.conn.last_insert_rowid())

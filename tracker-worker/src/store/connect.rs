@@ -107,6 +107,27 @@ impl std::fmt::Debug for PgConfig {
 pub type PgConnection = Connection<Socket, TlsStream<Socket>>;
 
 impl PgConfig {
+    /// Where it connects, for messages: `database x on 127.0.0.1:5432 as jobmon` (no
+    /// secrets: passwords are never part of it).
+    pub fn target(&self) -> String {
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(Host::Unix(dir)) => dir.display().to_string(),
+            None => DEFAULT_SOCKET_DIR.to_string(),
+        };
+        let port = self
+            .config
+            .get_ports()
+            .first()
+            .copied()
+            .unwrap_or(DEFAULT_PORT);
+        format!(
+            "database {} on {host}:{port} as {}",
+            self.config.get_dbname().unwrap_or("(default)"),
+            self.config.get_user().unwrap_or("(default)")
+        )
+    }
+
     pub fn ssl_mode(&self) -> SslMode {
         self.tls.mode
     }

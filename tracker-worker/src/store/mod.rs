@@ -9,6 +9,7 @@
 mod commit;
 pub mod connect;
 pub mod dashboard;
+pub mod history;
 mod retention;
 mod service;
 pub mod tls;

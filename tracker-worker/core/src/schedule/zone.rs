@@ -1,7 +1,7 @@
 //! The time zone of daily start times, cron expressions and quiet windows: a named IANA
 //! zone, or the tracker host's own zone when `global.time_zone` is unset.
 
-use super::{CronExpr, Fire};
+use super::{place_local, CronExpr, Fire};
 use chrono::{
     DateTime, Datelike, Local, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
 };
@@ -34,6 +34,14 @@ impl Zone {
     pub fn minute_of_day(self, t: DateTime<Utc>) -> u16 {
         let l = self.local(t);
         (l.hour() * 60 + l.minute()) as u16
+    }
+
+    /// Where a local wall-clock time lies on the time line (see [`place_local`]).
+    pub fn place(self, local: NaiveDateTime) -> Fire {
+        match self {
+            Zone::Named(tz) => place_local(&tz, local),
+            Zone::HostLocal => place_local(&Local, local),
+        }
     }
 
     pub(crate) fn prev_fire(self, cron: &CronExpr, t: DateTime<Utc>) -> Option<Fire> {
