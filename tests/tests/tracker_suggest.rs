@@ -3,10 +3,13 @@
 //! with irregular starts, once as tracked jobs (queue messages ingested by `run --once`)
 //! and once as in-database jobs (job_log rows as add_job leaves them).
 //!
+//! A fifth tracked job runs every 15 minutes in the day only: it must get a quiet window
+//! for its nights.
+//!
 //! Tracked: the suggested stanzas must pass `config check`, and the rule engine, replayed
 //! over the whole history (just before and after every start, before every end, every 20
 //! minutes), must find each job OK; with a run left out it must find it DELAYED; `check`
-//! must report the three jobs OK now.
+//! must report the jobs OK now.
 //!
 //! In-database: check_job_status() compares with now(), which a test cannot move, and a
 //! threshold can only notice a missed run some time after it was due (a weekday job's
@@ -142,6 +145,23 @@ fn weekdays(v: DateTime<Utc>, seed: u64) -> Vec<GenRun> {
     )
 }
 
+/// Every 15 minutes from 06:00 to 21:45 Berlin time for 30 days up to `v`, up to a minute
+/// late, 1 to 3 minutes long: a job that pauses every night.
+fn daytime(v: DateTime<Utc>, seed: u64) -> Vec<GenRun> {
+    let mut rng = Lcg(seed);
+    let first = (v - Delta::days(30)).with_timezone(&Berlin).date_naive();
+    first
+        .iter_days()
+        .flat_map(|d| (0..64u32).map(move |q| (d, 6 * 60 + q * 15)))
+        .map(|(d, m)| {
+            let start = berlin(d, m / 60, m % 60) + Delta::seconds(rng.below(60) as i64);
+            (start, 60 + rng.below(120) as i64)
+        })
+        .take_while(|&(s, _)| s < v)
+        .map(|(s, secs)| gen_run(s, secs, v))
+        .collect()
+}
+
 /// Starts 20 minutes to 30 hours apart over 30 days.
 fn irregular(v: DateTime<Utc>, seed: u64) -> Vec<GenRun> {
     let mut rng = Lcg(seed);
@@ -249,6 +269,7 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
         ("NIGHTLY_LOAD", nightly(now, 2)),
         ("WEEKDAY_REPORT", weekdays(now, 3)),
         ("ODD_JOBS", irregular(now, 4)),
+        ("DAYTIME_SYNC", daytime(now, 5)),
     ];
     // The queue as the jobs would have filled it: every message at its time, in time order.
     let mut messages: Vec<(DateTime<Utc>, &str, &str)> = Vec::new();
@@ -310,6 +331,7 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
         block(&text, "# NIGHTLY_LOAD (env P) from source app01:").contains("Starts daily at 02:30")
     );
     assert!(block(&text, "# WEEKDAY_REPORT (env P)").contains("Monday to Friday"));
+    assert!(block(&text, "# DAYTIME_SYNC (env P)").contains("It pauses every day"));
 
     // Without --only both parts, the TOML first.
     let both = stdout(&tracker(&[
@@ -329,7 +351,15 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
     assert_ok(&check);
     let parsed = config::parse_toml(&combined_path, &combined).expect("the suggestions parse");
     let names: Vec<&str> = parsed.jobs.iter().map(|j| j.name.as_str()).collect();
-    assert_eq!(names, ["HOURLY_EXPORT", "NIGHTLY_LOAD", "WEEKDAY_REPORT"]);
+    assert_eq!(
+        names,
+        [
+            "DAYTIME_SYNC",
+            "HOURLY_EXPORT",
+            "NIGHTLY_LOAD",
+            "WEEKDAY_REPORT"
+        ]
+    );
     for j in &parsed.jobs {
         assert_eq!(j.env, "P");
         assert_eq!(j.source.as_deref(), Some("app01"));
@@ -342,7 +372,7 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
         }
         other => panic!("HOURLY_EXPORT: {other:?}"),
     }
-    match &parsed.jobs[1].schedule {
+    match &parsed.jobs[2].schedule {
         Schedule::Daily {
             start,
             start_max_delay,
@@ -355,18 +385,23 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
         }
         other => panic!("NIGHTLY_LOAD: {other:?}"),
     }
-    match &parsed.jobs[2].schedule {
+    match &parsed.jobs[3].schedule {
         Schedule::Cron { expression, .. } => assert_eq!(expression.as_str(), "30 6 * * 1-5"),
         other => panic!("WEEKDAY_REPORT: {other:?}"),
     }
 
     // Fed back, the rules find each history OK throughout; with a run left out, DELAYED.
-    for job in ["HOURLY_EXPORT", "NIGHTLY_LOAD", "WEEKDAY_REPORT"] {
+    for job in [
+        "DAYTIME_SYNC",
+        "HOURLY_EXPORT",
+        "NIGHTLY_LOAD",
+        "WEEKDAY_REPORT",
+    ] {
         let runs = runs_of[job];
         let judged = replay(&parsed, job, runs, &moments(runs, now));
         let bad: Vec<_> = judged
             .iter()
-            .filter(|(_, r, _)| !matches!(r, Reason::Ok | Reason::Running))
+            .filter(|(_, r, _)| !matches!(r, Reason::Ok | Reason::Running | Reason::Quiet))
             .collect();
         assert!(
             bad.is_empty(),
@@ -375,7 +410,19 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
             judged.len(),
             &bad[..bad.len().min(3)]
         );
-        let k = runs.len() / 2;
+        // A run from the middle whose neighbours are a usual gap away (not across a pause
+        // or a weekend).
+        let usual = {
+            let mut gaps: Vec<Delta> = runs.windows(2).map(|w| w[1].start - w[0].start).collect();
+            gaps.sort();
+            gaps[gaps.len() / 2] * 3 / 2
+        };
+        let k = (runs.len() / 2..runs.len() - 1)
+            .find(|&k| {
+                runs[k].start - runs[k - 1].start < usual
+                    && runs[k + 1].start - runs[k].start < usual
+            })
+            .unwrap();
         let mut gapped = runs.to_vec();
         let left_out = gapped.remove(k);
         let limit = match &parsed.jobs.iter().find(|j| j.name == job).unwrap().schedule {
@@ -402,11 +449,11 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
         );
     }
 
-    // And `check` reports the three jobs OK now.
+    // And `check` reports the four jobs OK now.
     let check = tracker(&["check", "-c", combined_path.to_str().unwrap()]);
     assert_ok(&check);
     let lines = stdout(&check);
-    assert_eq!(lines.lines().count(), 3, "{lines}");
+    assert_eq!(lines.lines().count(), 4, "{lines}");
     for line in lines.lines() {
         assert!(line.starts_with("0 "), "not OK: {line}");
     }

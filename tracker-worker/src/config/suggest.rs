@@ -165,6 +165,14 @@ fn cyclic_lines(cx: &Context, c: &Cyclic, lines: &mut Vec<String>) {
         spread(&c.regular),
         d(c.interval)
     ));
+    if let Some(p) = &c.quiet {
+        lines.push(format!(
+            "It pauses every day ({}, the longest gap {}): quiet_window {} keeps the pauses from being DELAYED.",
+            plural(p.count, "pause", "pauses"),
+            d(p.longest),
+            p.window
+        ));
+    }
     if !c.longer.is_empty() {
         lines.push(format!(
             "{} longer, when it would have been DELAYED: after the starts at {}.",
@@ -305,6 +313,10 @@ pub fn toml_text(cx: &Context, jobs: &[TrackedJob], notes: &[String]) -> String 
             [one] => Some(one.clone()),
             _ => None,
         };
+        let quiet = match &j.suggestion.schedule {
+            Ok(Fit::Cyclic(c)) => c.quiet.map(|p| p.window),
+            _ => None,
+        };
         let job = |schedule: Schedule| Job {
             name: j.job.clone(),
             env: j.env.clone(),
@@ -313,7 +325,7 @@ pub fn toml_text(cx: &Context, jobs: &[TrackedJob], notes: &[String]) -> String 
             timeout: j.suggestion.timeout,
             max_errors_before_alerting: super::defaults::MAX_ERRORS_BEFORE_ALERTING,
             min_run_time: None,
-            quiet_window: None,
+            quiet_window: quiet,
         };
         match &j.suggestion.schedule {
             Ok(fit) => out.push_str(&job_stanza(&job(schedule_of(fit)))),
@@ -378,6 +390,10 @@ pub fn sql_text(cx: &Context, schema: &str, jobs: &[DatabaseJob]) -> String {
             Ok(Fit::Calendar(c)) => format!(
                 "the longest time between two of its firings ({}, DST changes of the coming year included) plus start_max_delay",
                 d(c.longest_gap)
+            ),
+            Ok(Fit::Cyclic(Cyclic { quiet: Some(p), .. })) => format!(
+                "above its longest gap across a daily pause ({}): check_job_status() has no quiet window, so a run missed in the day is noticed only that late",
+                d(p.longest)
             ),
             _ => "the interval its schedule allows between starts".into(),
         };

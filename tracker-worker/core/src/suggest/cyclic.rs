@@ -1,7 +1,8 @@
 //! A fixed interval between starts (see the parent module for the rule).
 
 use super::{margin, round_up, Run, Spread};
-use chrono::{DateTime, Utc};
+use crate::schedule::{QuietWindow, TimeOfDay, Zone};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use std::time::Duration;
 
 /// A cyclic schedule that fits.
@@ -14,11 +15,24 @@ pub struct Cyclic {
     pub interval: Duration,
     /// The gaps near the period.
     pub regular: Spread,
-    /// Gaps longer than the interval (missed runs, pauses): the start before each and the
-    /// gap. The job would have been DELAYED in them.
+    /// Gaps longer than the interval that the quiet window does not cover (missed runs,
+    /// pauses of a day or more): the start before each and the gap. The job would have
+    /// been DELAYED in them.
     pub longer: Vec<(DateTime<Utc>, Duration)>,
+    /// A daily pause (a job that runs in the day only): the local window that covers it,
+    /// how many pauses it covers and the longest of those gaps.
+    pub quiet: Option<Pauses>,
     /// Gaps shorter than the period allows (extra runs).
     pub shorter: usize,
+}
+
+/// The daily pauses of a cyclic job, covered by a quiet window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pauses {
+    pub window: QuietWindow,
+    pub count: usize,
+    /// The longest gap between starts across a pause.
+    pub longest: Duration,
 }
 
 /// Why no fixed interval fits: only `near` of the `gaps` lie near the median gap.
@@ -57,8 +71,9 @@ pub fn period_of(median: Duration) -> Duration {
     Duration::from_secs(((s / step).round() * step).max(1.0) as u64)
 }
 
-/// Fits a fixed interval to `gaps` (between consecutive starts of `runs`).
-pub fn fit(runs: &[Run], gaps: &[Duration]) -> Result<Cyclic, IntervalMiss> {
+/// Fits a fixed interval to `gaps` (between consecutive starts of `runs`); local times of
+/// day (for a quiet window) are read in `zone`.
+pub fn fit(runs: &[Run], gaps: &[Duration], zone: Zone) -> Result<Cyclic, IntervalMiss> {
     let spread = Spread::of(gaps).unwrap_or(Spread {
         count: 0,
         min: Duration::ZERO,
@@ -91,17 +106,92 @@ pub fn fit(runs: &[Run], gaps: &[Duration]) -> Result<Cyclic, IntervalMiss> {
     };
     let excess = regular_spread.bound().saturating_sub(period);
     let interval = round_up(period + excess + margin(period, excess));
-    let longer = runs
+    let mut longer: Vec<(DateTime<Utc>, Duration)> = runs
         .windows(2)
         .zip(gaps)
         .filter(|(_, &g)| g > interval)
         .map(|(w, &g)| (w[0].start, g))
         .collect();
+    let quiet = pauses(&longer, interval, zone);
+    if let Some(p) = &quiet {
+        longer.retain(|&(start, gap)| {
+            gap >= DAILY_PAUSE_MAX || !covers(&p.window, &pause_arc(start, gap, interval, zone))
+        });
+    }
     Ok(Cyclic {
         period,
         interval,
         regular: regular_spread,
         longer,
+        quiet,
         shorter: gaps.iter().filter(|&&g| g < lo).count(),
+    })
+}
+
+/// Pauses this long or longer (weekends, outages) are not daily and stay DELAYED.
+const DAILY_PAUSE_MAX: Duration = Duration::from_secs(20 * 3600);
+
+/// A pause as local minutes of the day: from when the job would have been due (the start
+/// before it plus the interval) to its restart, as (start, length).
+fn pause_arc(start: DateTime<Utc>, gap: Duration, interval: Duration, zone: Zone) -> (f64, f64) {
+    let minute = |t: DateTime<Utc>| f64::from(zone.local(t).num_seconds_from_midnight()) / 60.0;
+    let due = start + TimeDelta::from_std(interval).unwrap_or_default();
+    let restart = start + TimeDelta::from_std(gap).unwrap_or_default();
+    let from = minute(due);
+    (from, (minute(restart) - from).rem_euclid(1440.0))
+}
+
+/// Whether `window` (on the clock, wrapping midnight) holds the whole arc.
+fn covers(window: &QuietWindow, arc: &(f64, f64)) -> bool {
+    let from = f64::from(window.from.minutes_since_midnight());
+    let len = (f64::from(window.until.minutes_since_midnight()) - from).rem_euclid(1440.0);
+    let start = (arc.0 - from).rem_euclid(1440.0);
+    start + arc.1 <= len
+}
+
+/// The quiet window of a job that pauses every day: at least three pauses under 20 hours
+/// whose arcs on the clock lie within 16 hours of each other; the window spans them,
+/// widened to quarter hours (and ten minutes at its end).
+fn pauses(longer: &[(DateTime<Utc>, Duration)], interval: Duration, zone: Zone) -> Option<Pauses> {
+    let daily: Vec<(Duration, (f64, f64))> = longer
+        .iter()
+        .filter(|&&(_, gap)| gap < DAILY_PAUSE_MAX)
+        .map(|&(start, gap)| (gap, pause_arc(start, gap, interval, zone)))
+        .collect();
+    if daily.len() < 3 {
+        return None;
+    }
+    // Offsets from the first pause's start, each taken within half a day of it.
+    let r = daily[0].1 .0;
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for (_, (a, len)) in &daily {
+        let mut s = (a - r).rem_euclid(1440.0);
+        if s > 720.0 {
+            s -= 1440.0;
+        }
+        lo = lo.min(s);
+        hi = hi.max(s + len);
+    }
+    if hi - lo > 16.0 * 60.0 {
+        return None;
+    }
+    let quarter = |m: f64| {
+        let m = (m.rem_euclid(1440.0) as u16) % 1440;
+        TimeOfDay {
+            hour: (m / 60) as u8,
+            minute: (m % 60) as u8,
+        }
+    };
+    // Ten minutes more at the end: a restart a little later than any seen is not DELAYED.
+    let from = ((r + lo) / 15.0).floor() * 15.0;
+    let until = ((r + hi + 10.0) / 15.0).ceil() * 15.0;
+    let window = QuietWindow {
+        from: quarter(from),
+        until: quarter(until),
+    };
+    (window.from != window.until).then(|| Pauses {
+        window,
+        count: daily.len(),
+        longest: daily.iter().map(|&(g, _)| g).max().unwrap_or_default(),
     })
 }

@@ -16,7 +16,10 @@
 //!   engine does (from the firing's later instant when DST repeats the hour).
 //! * A cyclic schedule ([`cyclic`]): at least 90% of the gaps between starts lie within
 //!   -20%/+25% of a period read from the median gap (a round figure near it); the interval
-//!   is the period plus the longest of those gaps' excess plus a margin.
+//!   is the period plus the longest of those gaps' excess plus a margin. A job that pauses
+//!   every day (runs in the day only: at least three pauses under 20 hours, all within 16
+//!   hours of each other on the clock) gets a quiet window spanning the pauses, widened to
+//!   quarter hours, so they are not DELAYED; longer pauses (weekends) stay out of it.
 //! * If both fit, the one that tolerates less lateness wins: a daily job in a zone with DST
 //!   has 23 and 25 hour gaps (calendar), a job scheduled in UTC moves by an hour in local
 //!   time (cyclic).
@@ -39,7 +42,7 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 pub use calendar::{Calendar, CalendarMiss};
-pub use cyclic::{Cyclic, IntervalMiss};
+pub use cyclic::{Cyclic, IntervalMiss, Pauses};
 
 /// Fewer runs tell nothing about a schedule.
 pub const MIN_RUNS: usize = 5;
@@ -141,10 +144,17 @@ impl Suggestion {
     /// check_job_status() reports it MISSING once its last start is older than `warn`
     /// (WARNING), `error` (CRITICAL). Warn is the longest time between two starts the
     /// schedule allows (a cyclic interval; for a calendar schedule the longest time between
-    /// two firings over the history and the next year, DST included, plus the start delay);
-    /// error a tenth more, at least five minutes.
+    /// two firings over the history and the next year, DST included, plus the start delay;
+    /// for a cyclic job with a daily pause the longest gap across a pause plus a margin, as
+    /// check_job_status() has no quiet window); error a tenth more, at least five minutes.
     pub fn thresholds(&self) -> Option<(Duration, Duration)> {
         let warn = match self.schedule.as_ref().ok()? {
+            // check_job_status() has no quiet window: a daily pause must fit in.
+            Fit::Cyclic(Cyclic {
+                interval,
+                quiet: Some(p),
+                ..
+            }) => round_up((*interval).max(p.longest + margin(p.longest, Duration::ZERO))),
             Fit::Cyclic(c) => c.interval,
             Fit::Calendar(c) => round_up(c.longest_gap + c.start_max_delay),
         };
@@ -197,7 +207,7 @@ fn choose(
     zone: Zone,
     now: DateTime<Utc>,
 ) -> Result<Fit, NoSchedule> {
-    let cyclic = cyclic::fit(runs, gaps);
+    let cyclic = cyclic::fit(runs, gaps, zone);
     let calendar = (spread.median >= 20 * HOUR).then(|| calendar::fit(runs, zone, now));
     match (calendar, cyclic) {
         (Some(Ok(cal)), Ok(cyc)) => {

@@ -300,3 +300,57 @@ fn weekday_fields_and_round_figures() {
     assert_eq!(cyclic::period_of(Duration::from_secs(3590)), HOUR);
     assert_eq!(cyclic::period_of(Duration::from_secs(1000)).as_secs(), 1020);
 }
+
+/// Every 15 minutes from 06:00 to 21:45 Berlin time on `days` from 2026-10-01.
+fn daytime(only: fn(Weekday) -> bool) -> Vec<Run> {
+    let mut rng = Lcg(9);
+    NaiveDate::from_ymd_opt(2026, 10, 1)
+        .unwrap()
+        .iter_days()
+        .take(45)
+        .filter(|d| only(d.weekday()))
+        .flat_map(|d| (0..64).map(move |q| (d, 6 * 60 + q * 15)))
+        .map(|(d, m)| cron_start(d, m / 60, m % 60) + TimeDelta::seconds(rng.below(60) as i64))
+        .map(|s| run(s, 120))
+        .collect()
+}
+
+#[test]
+fn a_job_that_pauses_every_night_gets_a_quiet_window_and_thresholds_beyond_the_pause() {
+    let runs = daytime(|_| true);
+    let s = suggest(&runs, BERLIN, utc(2026, 11, 20, 0, 0)).unwrap();
+    let c = cyclic_of(&s);
+    assert_eq!(c.period, 15 * MINUTE);
+    let p = c.quiet.expect("a quiet window");
+    // Due again at about 22:05 (21:45 plus the interval), back at 06:00 and a minute.
+    assert_eq!(
+        p.window.from,
+        TimeOfDay {
+            hour: 22,
+            minute: 0
+        }
+    );
+    assert_eq!(
+        p.window.until,
+        TimeOfDay {
+            hour: 6,
+            minute: 15
+        }
+    );
+    assert_eq!(p.count, 44);
+    assert!(c.longer.is_empty(), "{:?}", c.longer);
+    // check_job_status() cannot be quiet: its threshold spans the night.
+    let (warn, _) = s.thresholds().unwrap();
+    assert!(warn > p.longest && warn < p.longest + HOUR, "{warn:?}");
+}
+
+#[test]
+fn weekend_pauses_stay_outside_the_quiet_window() {
+    let runs = daytime(|w| !matches!(w, Weekday::Sat | Weekday::Sun));
+    let s = suggest(&runs, BERLIN, utc(2026, 11, 20, 0, 0)).unwrap();
+    let c = cyclic_of(&s);
+    assert!(c.quiet.is_some());
+    // Friday night to Monday morning, six times in 45 days.
+    assert_eq!(c.longer.len(), 6, "{:?}", c.longer);
+    assert!(c.longer.iter().all(|&(_, g)| g > 50 * HOUR));
+}
