@@ -117,8 +117,9 @@ impl CalendarJob {
     }
 }
 
-/// At 02:30 Berlin time every day from ten days before the last DST change before `v` up
-/// to `v`, 5 s to 4 min late, 30 to 45 minutes long.
+/// At 02:30 Berlin time every day from 30 days before the last DST change before `v` up
+/// to `v` (enough runs for the exceptions rule where the in-database test's shift moves one
+/// start by the hour the clocks changed; the core's `year_tests` replays this through a year), 5 s to 4 min late, 30 to 45 minutes long.
 fn nightly(v: DateTime<Utc>, seed: u64) -> Vec<GenRun> {
     let job = CalendarJob {
         at: (2, 30),
@@ -126,7 +127,7 @@ fn nightly(v: DateTime<Utc>, seed: u64) -> Vec<GenRun> {
         late: (5, 235),
         secs: (1800, 900),
     };
-    job.runs(last_dst_change(v) - Delta::days(10), v, seed)
+    job.runs(last_dst_change(v) - Delta::days(30), v, seed)
 }
 
 /// At 06:30 Berlin time Monday to Friday for five weeks up to `v`, up to 2 minutes late,
@@ -366,7 +367,20 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
         assert!(j.timeout.is_some(), "{j:?}");
     }
     let minutes = |d: std::time::Duration| d.as_secs() / 60;
-    match &parsed.jobs[0].schedule {
+    let daytime = &parsed.jobs[0];
+    match &daytime.schedule {
+        Schedule::Cyclic { interval } => {
+            assert!((16..=25).contains(&minutes(*interval)), "{interval:?}")
+        }
+        other => panic!("DAYTIME_SYNC: {other:?}"),
+    }
+    let quiet = daytime
+        .quiet_window
+        .expect("DAYTIME_SYNC gets a quiet window");
+    // Due again at about 22:05, back at 06:00: the window spans the night, no more.
+    assert_eq!(quiet.from.to_string(), "22:00", "{quiet}");
+    assert_eq!(quiet.until.to_string(), "06:15", "{quiet}");
+    match &parsed.jobs[1].schedule {
         Schedule::Cyclic { interval } => {
             assert!((61..=75).contains(&minutes(*interval)), "{interval:?}")
         }

@@ -36,6 +36,8 @@ pub mod cyclic;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod year_tests;
 
 use crate::schedule::Zone;
 use chrono::{DateTime, Utc};

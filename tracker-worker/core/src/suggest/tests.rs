@@ -7,11 +7,11 @@ use chrono_tz::Europe::Berlin;
 const BERLIN: Zone = Zone::Named(Berlin);
 
 /// A small deterministic generator: the same runs on every machine.
-struct Lcg(u64);
+pub(super) struct Lcg(pub(super) u64);
 
 impl Lcg {
     /// Uniform in 0..n.
-    fn below(&mut self, n: u64) -> u64 {
+    pub(super) fn below(&mut self, n: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -34,7 +34,7 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
 
 /// Cron's reading of 02:30 local on `day`: the time itself, the end of a skipped hour, the
 /// first of a repeated one.
-fn cron_start(day: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+pub(super) fn cron_start(day: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
     place_local(&Berlin, day.and_hms_opt(hour, minute, 0).unwrap()).earliest
 }
 
