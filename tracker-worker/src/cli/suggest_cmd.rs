@@ -95,14 +95,14 @@ fn sort(config: &config::Config, h: &History, zone: Zone, now: chrono::DateTime<
         notes: Vec::new(),
     };
     let mut elsewhere = Vec::new();
-    for runs in h.runs.chunk_by(|a, b| a.job_name == b.job_name) {
-        let name = &runs[0].job_name;
+    for job in &h.jobs {
+        let (name, runs) = (&job.job_name, &job.runs);
         let core = |rs: &[&HistoryRun]| -> Vec<Run> {
             rs.iter()
                 .map(|r| Run {
                     start: r.start,
                     end: r.end,
-                    failed: r.end.is_some() && r.status.as_deref() != Some("OK"),
+                    failed: r.end.is_some() && !r.ok,
                 })
                 .collect()
         };
@@ -126,13 +126,13 @@ fn sort(config: &config::Config, h: &History, zone: Zone, now: chrono::DateTime<
         let from: Vec<&HistoryRun> = tracked
             .iter()
             .copied()
-            .filter(|r| sources.contains(r.owner.as_str()))
+            .filter(|r| sources.contains(&*r.owner))
             .collect();
         if from.is_empty() {
             elsewhere.push(name.clone());
             continue;
         }
-        let names: BTreeSet<String> = from.iter().map(|r| r.owner.clone()).collect();
+        let names: BTreeSet<String> = from.iter().map(|r| r.owner.to_string()).collect();
         let (job, env) = from
             .iter()
             .rev()

@@ -5,27 +5,37 @@
 use super::connect::PgConfig;
 use super::StoreError;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// One run of job_log.
 #[derive(Debug, Clone)]
 pub struct HistoryRun {
-    pub job_name: String,
-    pub owner: String,
+    /// Shared by the runs of one owner (few: the sources, the roles that log).
+    pub owner: Arc<str>,
     /// Stored by the tracker (its owner is the source).
     pub tracked: bool,
     pub job_id: i64,
     pub start: DateTime<Utc>,
     pub end: Option<DateTime<Utc>>,
-    pub status: Option<String>,
+    /// Its status is OK.
+    pub ok: bool,
+}
+
+/// The runs of one job, by start.
+#[derive(Debug, Default)]
+pub struct JobHistory {
+    pub job_name: String,
+    pub runs: Vec<HistoryRun>,
 }
 
 #[derive(Debug, Default)]
 pub struct History {
     /// The extension's schema, quoted as an identifier.
     pub schema: String,
-    /// By job name, then start.
-    pub runs: Vec<HistoryRun>,
+    /// By job name.
+    pub jobs: Vec<JobHistory>,
     /// `(job, instance)` as the messages of a tracked run spell them, by its job_id; for
     /// the latest run of each tracked job.
     pub spellings: HashMap<i64, (String, String)>,
@@ -53,29 +63,49 @@ pub async fn read(config: &PgConfig, since: DateTime<Utc>) -> Result<History, St
         .map(|r| r.get(0));
     let schema = schema.ok_or(StoreError::NoExtension)?;
     let sql = |text: &str| text.replace("@extschema@", &schema);
-    let runs: Vec<HistoryRun> = tx
-        .query(
-            &sql(include_str!("../../../sql/tracker/suggest_runs.sql")),
-            &[&since],
-        )
-        .await?
-        .iter()
-        .map(|r| HistoryRun {
-            job_name: r.get(0),
-            owner: r.get(1),
-            tracked: r.get(2),
-            job_id: r.get(3),
-            start: r.get(4),
-            end: r.get(5),
-            status: r.get(6),
-        })
-        .collect();
-    // The latest run of each tracked job: runs are ordered by name and start.
-    let mut latest: HashMap<&str, i64> = HashMap::new();
-    for r in runs.iter().filter(|r| r.tracked) {
-        latest.insert(&r.job_name, r.job_id);
+    // Streamed: a million runs in the window are a million rows, not to be held twice.
+    let statement = tx
+        .prepare(&sql(include_str!("../../../sql/tracker/suggest_runs.sql")))
+        .await?;
+    let rows = tx.query_raw(&statement, [&since]).await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut jobs: Vec<JobHistory> = Vec::new();
+    let mut owners: HashMap<String, Arc<str>> = HashMap::new();
+    while let Some(r) = rows.try_next().await? {
+        let name: &str = r.try_get(0)?;
+        if jobs.last().is_none_or(|j| j.job_name != name) {
+            jobs.push(JobHistory {
+                job_name: name.to_owned(),
+                runs: Vec::new(),
+            });
+        }
+        let owner: &str = r.try_get(1)?;
+        let owner = match owners.get(owner) {
+            Some(o) => o.clone(),
+            None => {
+                let o: Arc<str> = owner.into();
+                owners.insert(owner.to_owned(), o.clone());
+                o
+            }
+        };
+        let status: Option<&str> = r.try_get(6)?;
+        let run = HistoryRun {
+            owner,
+            tracked: r.try_get(2)?,
+            job_id: r.try_get(3)?,
+            start: r.try_get(4)?,
+            end: r.try_get(5)?,
+            ok: status == Some("OK"),
+        };
+        if let Some(job) = jobs.last_mut() {
+            job.runs.push(run);
+        }
     }
-    let ids: Vec<i64> = latest.into_values().collect();
+    // The latest tracked run of each job.
+    let ids: Vec<i64> = jobs
+        .iter()
+        .filter_map(|j| j.runs.iter().rev().find(|r| r.tracked).map(|r| r.job_id))
+        .collect();
     let spellings = tx
         .query(
             &sql(include_str!("../../../sql/tracker/suggest_spellings.sql")),
@@ -101,7 +131,7 @@ pub async fn read(config: &PgConfig, since: DateTime<Utc>) -> Result<History, St
     tx.rollback().await?;
     Ok(History {
         schema,
-        runs,
+        jobs,
         spellings,
         configured,
     })
