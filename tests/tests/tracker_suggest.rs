@@ -259,6 +259,33 @@ fn moments(runs: &[GenRun], now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     at
 }
 
+/// The queue as the jobs would have filled it: a STARTED and (if it ended) a SUCCESS
+/// message per run of each job (env P), every message at its time, in time order.
+fn write_queue(queue: &std::path::Path, jobs: &[(&str, &[GenRun])]) {
+    let mut messages: Vec<(DateTime<Utc>, &str, &str)> = Vec::new();
+    for (job, runs) in jobs {
+        for r in *runs {
+            messages.push((r.start, job, "STARTED"));
+            if let Some(e) = r.end {
+                messages.push((e, job, "SUCCESS"));
+            }
+        }
+    }
+    messages.sort();
+    tracker_worker::queue::Queue::open_or_create(queue).expect("create the queue");
+    let mut q = rusqlite::Connection::open(queue).unwrap();
+    let tx = q.transaction().unwrap();
+    for (t, job, event) in &messages {
+        let julian = t.timestamp_millis() as f64 / 86_400_000.0 + 2_440_587.5;
+        tx.execute(
+            "INSERT INTO messages (timestamp, instance, job, event, message) VALUES (?1, 'P', ?2, ?3, '')",
+            rusqlite::params![julian, job, event],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
 #[test]
 fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok() {
     let now = Utc::now();
@@ -272,29 +299,8 @@ fn tracked_histories_get_stanzas_that_pass_config_check_and_judge_the_history_ok
         ("ODD_JOBS", irregular(now, 4)),
         ("DAYTIME_SYNC", daytime(now, 5)),
     ];
-    // The queue as the jobs would have filled it: every message at its time, in time order.
-    let mut messages: Vec<(DateTime<Utc>, &str, &str)> = Vec::new();
-    for (job, runs) in &jobs {
-        for r in runs {
-            messages.push((r.start, job, "STARTED"));
-            if let Some(e) = r.end {
-                messages.push((e, job, "SUCCESS"));
-            }
-        }
-    }
-    messages.sort();
-    tracker_worker::queue::Queue::open_or_create(&queue).expect("create the queue");
-    let mut q = rusqlite::Connection::open(&queue).unwrap();
-    let tx = q.transaction().unwrap();
-    for (t, job, event) in &messages {
-        let julian = t.timestamp_millis() as f64 / 86_400_000.0 + 2_440_587.5;
-        tx.execute(
-            "INSERT INTO messages (timestamp, instance, job, event, message) VALUES (?1, 'P', ?2, ?3, '')",
-            rusqlite::params![julian, job, event],
-        )
-        .unwrap();
-    }
-    tx.commit().unwrap();
+    let all: Vec<(&str, &[GenRun])> = jobs.iter().map(|(j, r)| (*j, r.as_slice())).collect();
+    write_queue(&queue, &all);
     let config = write_config(
         dir.path(),
         &db,
@@ -671,4 +677,59 @@ fn suggest_refuses_a_bad_since_and_an_unreadable_database_with_the_reason() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn hostile_job_names_stay_inside_their_strings_and_comments() {
+    let now = Utc::now();
+    let db = TestDb::new("suggest_names");
+    let dir = tempdir();
+    let queue = dir.path().join("queue.sqlite");
+    // A line break in a name would end its comment line and make the rest TOML or SQL; the
+    // ingest refuses control characters in tracked names (tracker_bad_input), so the
+    // tracked one has quotes, brackets, a hash and a backslash.
+    let tracked = "EVIL\" ] # [[jobs]] \\ x";
+    let in_db = "X'); DROP TABLE jobmon.job_log; --\n; DROP TABLE jobmon.job_log; --\\";
+    let runs: Vec<GenRun> = hourly(now, 21).into_iter().rev().take(12).rev().collect();
+    write_queue(&queue, &[(tracked, &runs)]);
+    insert_runs(&db, in_db, &runs, Delta::zero());
+    let config = write_config(
+        dir.path(),
+        &db,
+        &[SourceSpec::local("app01", &queue, false)],
+        "1s",
+        1000,
+        "10s",
+    );
+    assert_ok(&run_once(BIN, &config));
+    let path = config.to_str().unwrap();
+    let out = tracker(&["config", "suggest", "-c", path, "--only", "toml"]);
+    assert_ok(&out);
+    let toml = stdout(&out);
+    let base = fs::read_to_string(&config).unwrap();
+    let combined = format!("{base}\n{toml}");
+    let parsed = config::parse_toml(&config, &combined)
+        .unwrap_or_else(|e| panic!("the suggestions do not parse: {e}\n{toml}"));
+    let names: Vec<&str> = parsed.jobs.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, [tracked], "{toml}");
+
+    let out = tracker(&["config", "suggest", "-c", path, "--only", "sql"]);
+    assert_ok(&out);
+    let sql = stdout(&out);
+    db.connect()
+        .batch_execute(&sql)
+        .expect("the suggested SQL runs");
+    let mut c = db.connect();
+    let runs_left: i64 = c
+        .query_one("SELECT count(*) FROM jobmon.job_log", &[])
+        .expect("job_log is still there")
+        .get(0);
+    assert!(runs_left >= 24, "{runs_left}");
+    let rows: Vec<String> = c
+        .query("SELECT job_name FROM jobmon.job_check_config", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, [in_db], "{sql}");
 }

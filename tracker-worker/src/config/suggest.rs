@@ -45,6 +45,20 @@ pub struct DatabaseJob {
     pub suggestion: Suggestion,
 }
 
+/// A name for a comment line: control characters (a line break would end the comment and
+/// turn the rest of a job's name into TOML or SQL) written as escapes, `\n`, `\u{7}`.
+pub fn comment_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// A duration for reading: whole seconds (milliseconds below ten seconds).
 fn d(x: Duration) -> String {
     if x < Duration::from_secs(10) {
@@ -288,11 +302,11 @@ pub fn toml_text(cx: &Context, jobs: &[TrackedJob], notes: &[String]) -> String 
         "#",
         &format!(
             "Review each entry, then append the [[jobs]] stanzas you want to\n# {}.",
-            cx.config_file
+            comment_safe(cx.config_file)
         ),
     );
     for n in notes {
-        let _ = writeln!(out, "# Note: {n}");
+        let _ = writeln!(out, "# Note: {}", comment_safe(n));
     }
     let _ = writeln!(
         out,
@@ -302,10 +316,18 @@ pub fn toml_text(cx: &Context, jobs: &[TrackedJob], notes: &[String]) -> String 
     for j in jobs {
         out.push('\n');
         let from = match j.sources.as_slice() {
-            [one] => format!("from source {one}"),
-            many => format!("from sources {} (any source counts)", many.join(", ")),
+            [one] => format!("from source {}", comment_safe(one)),
+            many => format!(
+                "from sources {} (any source counts)",
+                comment_safe(&many.join(", "))
+            ),
         };
-        let _ = writeln!(out, "# {} (env {}) {from}:", j.job, j.env);
+        let _ = writeln!(
+            out,
+            "# {} (env {}) {from}:",
+            comment_safe(&j.job),
+            comment_safe(&j.env)
+        );
         for line in evidence(cx, &j.suggestion) {
             let _ = writeln!(out, "#   {line}");
         }
@@ -349,9 +371,16 @@ pub fn toml_text(cx: &Context, jobs: &[TrackedJob], notes: &[String]) -> String 
     out
 }
 
-/// A SQL string literal (standard_conforming_strings, the default since PostgreSQL 9.1).
+/// A SQL string literal: `'...'` with quotes doubled; with a backslash in it an escape
+/// string `E'...'` with backslashes doubled too, which means the same whatever
+/// standard_conforming_strings is.
 fn sql_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    let quoted = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
 }
 
 /// An interval literal `'HH:MM:SS'`; hours may exceed 24.
@@ -375,7 +404,7 @@ pub fn sql_text(cx: &Context, schema: &str, jobs: &[DatabaseJob]) -> String {
     );
     for j in jobs {
         out.push('\n');
-        let _ = writeln!(out, "-- {}:", j.name);
+        let _ = writeln!(out, "-- {}:", comment_safe(&j.name));
         for line in evidence(cx, &j.suggestion) {
             let _ = writeln!(out, "--   {line}");
         }
@@ -423,6 +452,8 @@ mod tests {
     #[test]
     fn literals_and_weekdays() {
         assert_eq!(sql_literal("O'Brien"), "'O''Brien'");
+        assert_eq!(sql_literal("a\\'b"), "E'a\\\\''b'");
+        assert_eq!(comment_safe("X\n[[jobs]]\r\u{7}"), "X\\n[[jobs]]\\r\\u{7}");
         assert_eq!(
             sql_interval(Duration::from_secs(25 * 3600 + 15 * 60)),
             "'25:15:00'"
