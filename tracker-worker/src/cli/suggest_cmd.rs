@@ -97,22 +97,12 @@ fn sort(config: &config::Config, h: &History, zone: Zone, now: chrono::DateTime<
     let mut elsewhere = Vec::new();
     for job in &h.jobs {
         let (name, runs) = (&job.job_name, &job.runs);
-        let core = |rs: &[&HistoryRun]| -> Vec<Run> {
-            rs.iter()
-                .map(|r| Run {
-                    start: r.start,
-                    end: r.end,
-                    failed: r.end.is_some() && !r.ok,
-                })
-                .collect()
-        };
         let tracked: Vec<&HistoryRun> = runs.iter().filter(|r| r.tracked).collect();
         if tracked.is_empty() {
             if h.configured.contains(name) {
                 continue;
             }
-            let all: Vec<&HistoryRun> = runs.iter().collect();
-            if let Some(suggestion) = suggest(&core(&all), zone, now) {
+            if let Some(suggestion) = suggest(&core_runs(runs.iter()), zone, now) {
                 sorted.database.push(DatabaseJob {
                     name: name.clone(),
                     suggestion,
@@ -138,7 +128,7 @@ fn sort(config: &config::Config, h: &History, zone: Zone, now: chrono::DateTime<
             .rev()
             .find_map(|r| h.spellings.get(&r.job_id).cloned())
             .unwrap_or_else(|| split_name(name));
-        if let Some(suggestion) = suggest(&core(&from), zone, now) {
+        if let Some(suggestion) = suggest(&core_runs(from.iter().copied()), zone, now) {
             sorted.tracked.push(TrackedJob {
                 job,
                 env,
@@ -159,6 +149,16 @@ fn sort(config: &config::Config, h: &History, zone: Zone, now: chrono::DateTime<
         ));
     }
     sorted
+}
+
+/// Runs as the core reads them: failed if they ended with another status than OK.
+fn core_runs<'a>(runs: impl Iterator<Item = &'a HistoryRun>) -> Vec<Run> {
+    runs.map(|r| Run {
+        start: r.start,
+        end: r.end,
+        failed: r.end.is_some() && !r.ok,
+    })
+    .collect()
 }
 
 /// `JOB__ENV` as job and environment, when no message spells them.

@@ -89,7 +89,7 @@ impl Context<'_> {
         )
     }
 
-    /// `HH:MM` of a list of up to five instants, then "and N more".
+    /// Up to five instants as local `YYYY-MM-DD HH:MM`, then "and N more".
     fn times(&self, ts: impl Iterator<Item = DateTime<Utc>>) -> String {
         list(ts.map(|t| self.time(t)))
     }

@@ -125,11 +125,7 @@ fn run_row(r: &Row, first: usize) -> Result<Option<RunRow>, tokio_postgres::Erro
 impl Dashboard {
     /// Prepares the statements on `client`, with the extension's schema spliced in.
     pub async fn prepare(client: Client) -> Result<Dashboard, StoreError> {
-        let schema: Option<String> = client
-            .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
-            .await?
-            .map(|r| r.get(0));
-        let schema = schema.ok_or(StoreError::NoExtension)?;
+        let schema = super::extension_schema(&client).await?;
         let prep = |text: &'static str| {
             let sql = text.replace("@extschema@", &schema);
             let client = &client;

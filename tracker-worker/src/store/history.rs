@@ -57,11 +57,7 @@ pub async fn read(config: &PgConfig, since: DateTime<Utc>) -> Result<History, St
         .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
         .start()
         .await?;
-    let schema: Option<String> = tx
-        .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
-        .await?
-        .map(|r| r.get(0));
-    let schema = schema.ok_or(StoreError::NoExtension)?;
+    let schema = super::extension_schema(&tx).await?;
     let sql = |text: &str| text.replace("@extschema@", &schema);
     // Streamed: a million runs in the window are a million rows, not to be held twice.
     let statement = tx

@@ -54,6 +54,18 @@ impl StoreError {
     }
 }
 
+/// The schema pg_jobmon is installed in, quoted for splicing into the statements in place
+/// of `@extschema@`; [`StoreError::NoExtension`] when it is not installed.
+pub async fn extension_schema(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<String, StoreError> {
+    client
+        .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
+        .await?
+        .map(|r| r.get(0))
+        .ok_or(StoreError::NoExtension)
+}
+
 /// The statements, prepared once per connection with the extension's schema spliced in.
 struct Statements {
     ensure_source: Statement,
@@ -103,11 +115,7 @@ impl Store {
                 tracing::debug!(error = %e, "database connection ended");
             }
         });
-        let schema: Option<String> = client
-            .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
-            .await?
-            .map(|r| r.get(0));
-        let schema = schema.ok_or(StoreError::NoExtension)?;
+        let schema = extension_schema(&client).await?;
         let prep = |sql: &'static str| {
             let sql = sql.replace("@extschema@", &schema);
             let client = &client;

@@ -100,12 +100,7 @@ impl Store {
 
     /// The purge's statements, prepared for this pass with the extension's schema.
     async fn purge_statements(&self) -> Result<PurgeStatements, StoreError> {
-        let schema: String = self
-            .client
-            .query_opt(include_str!("../../../sql/tracker/find_schema.sql"), &[])
-            .await?
-            .map(|r| r.get(0))
-            .ok_or(StoreError::NoExtension)?;
+        let schema = super::extension_schema(&self.client).await?;
         let prep = |sql: &'static str| {
             let sql = sql.replace("@extschema@", &schema);
             async move { self.client.prepare(&sql).await }
